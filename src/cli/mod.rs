@@ -1,0 +1,1 @@
+//! SEC's command line.

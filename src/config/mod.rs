@@ -1,0 +1,1 @@
+//! Reading rule files into a typed, validated model.

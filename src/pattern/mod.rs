@@ -1,0 +1,1 @@
+//! Pattern types and their compiled matchers (filled in by the config work).

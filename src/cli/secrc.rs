@@ -8,7 +8,7 @@
 //! the variable is empty), SEC prints `Can't open resource file NAME (REASON)` and goes on.
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStringExt;
 
 /// Perl's `\s`: space, tab, newline, vertical tab, form feed, carriage return.
 fn is_perl_space(b: u8) -> bool {
@@ -62,7 +62,7 @@ impl std::fmt::Display for SecrcError {
         write!(
             f,
             "Can't open resource file {} ({reason})",
-            OsStr::new(&self.path).to_string_lossy()
+            self.path.to_string_lossy()
         )
     }
 }
@@ -84,7 +84,7 @@ pub fn read_secrc_file(path: &OsStr) -> Result<Vec<OsString>, SecrcError> {
     match std::fs::read(path) {
         Ok(content) => Ok(parse_secrc(&content)),
         Err(error) => Err(SecrcError {
-            path: OsString::from_vec(path.as_bytes().to_vec()),
+            path: path.to_os_string(),
             error,
         }),
     }

@@ -5,6 +5,7 @@
 #[derive(Debug)]
 pub struct PerlRegex {
     re: regex::bytes::Regex,
+    names: Vec<(String, usize)>,
 }
 
 impl PerlRegex {
@@ -15,7 +16,17 @@ impl PerlRegex {
             .build()
             .or_else(|_| regex::bytes::Regex::new(pattern))
             .map_err(|e| e.to_string())?;
-        Ok(PerlRegex { re })
+        let names = re
+            .capture_names()
+            .enumerate()
+            .filter_map(|(i, n)| n.map(|n| (n.to_string(), i)))
+            .collect();
+        Ok(PerlRegex { re, names })
+    }
+
+    /// Compiles a pattern given as bytes.
+    pub fn from_bytes(pattern: &[u8]) -> Result<PerlRegex, String> {
+        Self::new(&String::from_utf8_lossy(pattern))
     }
 
     /// True if the pattern matches somewhere in `hay`.
@@ -26,5 +37,22 @@ impl PerlRegex {
     /// The number of capture groups, not counting the whole match.
     pub fn group_count(&self) -> usize {
         self.re.captures_len() - 1
+    }
+
+    /// Named groups and their indexes.
+    pub fn group_names(&self) -> &[(String, usize)] {
+        &self.names
+    }
+
+    /// Matches and fills `locs` (0 = whole match, then groups).
+    pub fn captures_into(&self, hay: &[u8], locs: &mut Vec<Option<(usize, usize)>>) -> bool {
+        locs.clear();
+        match self.re.captures(hay) {
+            Some(c) => {
+                locs.extend(c.iter().map(|m| m.map(|m| (m.start(), m.end()))));
+                true
+            }
+            None => false,
+        }
     }
 }

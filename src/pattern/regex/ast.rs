@@ -164,6 +164,9 @@ pub(crate) enum Node {
         yes: Box<Node>,
         no: Box<Node>,
     },
+    /// An empty capture with internal index `.0` recording where a zero-count
+    /// repetition of internal group `.1` happened (see [`lower`]).
+    Shadow(usize, usize),
 }
 
 impl Node {
@@ -184,6 +187,21 @@ impl Node {
             | Node::Keep
             | Node::CondGroup { .. }
             | Node::CondLook { .. } => true,
+            Node::Shadow(..) => false,
+        }
+    }
+
+    fn has_captures(&self) -> bool {
+        match self {
+            Node::Group(Some(_), _) | Node::Shadow(..) => true,
+            Node::Seq(v) | Node::Alt(v) => v.iter().any(Node::has_captures),
+            Node::Group(None, n) | Node::Atomic(n) => n.has_captures(),
+            Node::Look { node, .. } | Node::Repeat { node, .. } => node.has_captures(),
+            Node::CondGroup { yes, no, .. } => yes.has_captures() || no.has_captures(),
+            Node::CondLook { cond, yes, no } => {
+                cond.has_captures() || yes.has_captures() || no.has_captures()
+            }
+            _ => false,
         }
     }
 
@@ -228,4 +246,143 @@ impl Node {
             _ => None,
         }
     }
+}
+
+/// The capture group a quantifier applies to directly (through non-capturing groups),
+/// when its body has a fixed non-zero length and no captures of its own: Perl compiles
+/// such a loop as CURLYN/CURLYM, which resets the group to undef when the loop matches
+/// zero times, e.g. `(?:x(y)?)+` on "xyx" leaves `$1` undefined.
+fn resetting_group(n: &Node) -> Option<usize> {
+    match n {
+        Node::Group(None, inner) => resetting_group(inner),
+        Node::Group(Some(i), body) => {
+            (!body.has_captures() && body.fixed_len().is_some_and(|l| l > 0)).then_some(*i)
+        }
+        _ => None,
+    }
+}
+
+/// Rewrites loops that may reset their group (see [`resetting_group`]) into an
+/// alternative of one-or-more iterations and a [`Node::Shadow`] marker, then numbers all
+/// captures in emission order. Returns the new Perl group number of every internal
+/// capture (0 for shadows) and the (shadow, target) internal pairs.
+pub(crate) fn lower(root: Node, ext_of_int: &[usize]) -> (Node, Vec<usize>, Vec<(usize, usize)>) {
+    fn rewrite(n: Node) -> Node {
+        match n {
+            Node::Repeat {
+                node,
+                min,
+                max,
+                greedy,
+                possessive,
+            } => {
+                let node = Box::new(rewrite(*node));
+                match resetting_group(&node) {
+                    Some(target) if min == 0 && max != Some(0) => {
+                        let once = Node::Repeat {
+                            node,
+                            min: 1,
+                            max,
+                            greedy,
+                            possessive: false,
+                        };
+                        let shadow = Node::Shadow(0, target);
+                        let alt = if greedy {
+                            Node::Alt(vec![once, shadow])
+                        } else {
+                            Node::Alt(vec![shadow, once])
+                        };
+                        if possessive {
+                            Node::Atomic(Box::new(alt))
+                        } else {
+                            alt
+                        }
+                    }
+                    _ => Node::Repeat {
+                        node,
+                        min,
+                        max,
+                        greedy,
+                        possessive,
+                    },
+                }
+            }
+            Node::Seq(v) => Node::Seq(v.into_iter().map(rewrite).collect()),
+            Node::Alt(v) => Node::Alt(v.into_iter().map(rewrite).collect()),
+            Node::Group(c, b) => Node::Group(c, Box::new(rewrite(*b))),
+            Node::Atomic(b) => Node::Atomic(Box::new(rewrite(*b))),
+            Node::Look { ahead, neg, node } => Node::Look {
+                ahead,
+                neg,
+                node: Box::new(rewrite(*node)),
+            },
+            Node::CondGroup { target, yes, no } => Node::CondGroup {
+                target,
+                yes: Box::new(rewrite(*yes)),
+                no: Box::new(rewrite(*no)),
+            },
+            Node::CondLook { cond, yes, no } => Node::CondLook {
+                cond: Box::new(rewrite(*cond)),
+                yes: Box::new(rewrite(*yes)),
+                no: Box::new(rewrite(*no)),
+            },
+            other => other,
+        }
+    }
+
+    struct Num<'a> {
+        old_ext: &'a [usize],
+        new_of_old: Vec<usize>,
+        ext: Vec<usize>,
+        shadows: Vec<(usize, usize)>,
+    }
+
+    // Visits nodes in the order the emitter writes them.
+    fn number(n: &mut Node, st: &mut Num<'_>) {
+        match n {
+            Node::Group(cap, b) => {
+                if let Some(old) = cap {
+                    st.ext.push(st.old_ext.get(*old - 1).copied().unwrap_or(0));
+                    st.new_of_old[*old] = st.ext.len();
+                    *old = st.ext.len();
+                }
+                number(b, st);
+            }
+            Node::Shadow(idx, target) => {
+                st.ext.push(0);
+                *idx = st.ext.len();
+                st.shadows.push((*idx, *target));
+            }
+            Node::Seq(v) | Node::Alt(v) => v.iter_mut().for_each(|x| number(x, st)),
+            Node::Atomic(b) => number(b, st),
+            Node::Look { node, .. } | Node::Repeat { node, .. } => number(node, st),
+            Node::CondGroup { yes, no, .. } => {
+                number(yes, st);
+                number(no, st);
+            }
+            Node::CondLook { cond, yes, no } => {
+                number(cond, st);
+                number(yes, st);
+                number(no, st);
+            }
+            _ => {}
+        }
+    }
+
+    let mut root = rewrite(root);
+    let mut st = Num {
+        old_ext: ext_of_int,
+        new_of_old: vec![0; ext_of_int.len() + 1],
+        ext: Vec::new(),
+        shadows: Vec::new(),
+    };
+    number(&mut root, &mut st);
+    // Shadow targets were recorded with old numbers; groups are numbered before the
+    // shadows that follow them, but lazy loops put the shadow first, so map at the end.
+    let shadows = st
+        .shadows
+        .iter()
+        .map(|&(s, t)| (s, st.new_of_old.get(t).copied().unwrap_or(0)))
+        .collect();
+    (root, st.ext, shadows)
 }

@@ -259,9 +259,10 @@ impl<'a> Parser<'a> {
 
     fn uni(&self, f: &Flags) -> bool {
         match f.cs {
-            Charset::U => true,
+            // /l follows the locale; in the UTF-8 locales in use today that is Unicode.
+            Charset::U | Charset::L => true,
             Charset::D => self.force_uni,
-            Charset::A | Charset::L => false,
+            Charset::A => false,
         }
     }
 

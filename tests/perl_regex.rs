@@ -392,6 +392,14 @@ fn cases() -> Vec<(&'static [u8], &'static [u8])> {
         (br"(?(?!a)cd|ab)", b"ab"),
         (br"(a)?x(?(1)y)", b"xy"),
         (br"(?'q'a)?(?('q')b|c)", b"c"),
+        (br"$+|Bb", b"ab\n"),
+        (br" :$*+|", b"x"),
+        (br"^?$|$", b"ab\n"),
+        (br"\x41{", b"A{"),
+        (br"x\.{", b"x.{"),
+        (br"(?=a)*a", b"a"),
+        (br"\b{0}x", b"ax"),
+        (br"\\ab{", b"\\ab{"),
     ]
 }
 
@@ -439,6 +447,10 @@ const PERL_ERRORS: &[&[u8]] = &[
     br"[\N]",
     br"\p{Foo}",
     br"(?{1})",
+    br"a\a{",
+    br"\d{",
+    br"\w{a}",
+    br"a\\a{",
     br"(?<=a+)",
 ];
 
@@ -887,11 +899,18 @@ fn corpus_patterns_compile_and_agree() {
         eprintln!("SKIP: ../shared/corpus not found");
         return;
     }
+    let mut fallback = 0;
     for (where_, p) in &pats {
-        if let Err(e) = PerlRegex::from_bytes(p) {
-            panic!("{}: pattern {:?} does not compile: {}", where_, show(p), e);
+        match PerlRegex::from_bytes(p) {
+            Ok(re) => fallback += usize::from(re.uses_fallback()),
+            Err(e) => panic!("{}: pattern {:?} does not compile: {}", where_, show(p), e),
         }
     }
+    eprintln!(
+        "corpus: {} of {} patterns need the fallback engine",
+        fallback,
+        pats.len()
+    );
     if !perl_available() {
         return;
     }
@@ -926,4 +945,35 @@ fn corpus_patterns_compile_and_agree() {
         bad.len()
     );
     assert!(bad.is_empty(), "disagreements:\n{}", bad.join("\n"));
+}
+
+/// Random short patterns compared with perl (slow-ish; run with `--ignored`).
+#[test]
+#[ignore]
+fn random_differential() {
+    if !perl_available() {
+        return;
+    }
+    const ALPHA: &[u8] = b"ab()[]{}^$.*+?|\\-,:<=!1wdsbBZ \n";
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut all = Vec::new();
+    for _ in 0..5000 {
+        let len = 1 + (next() % 8) as usize;
+        let p: Vec<u8> = (0..len)
+            .map(|_| ALPHA[(next() % ALPHA.len() as u64) as usize])
+            .collect();
+        for hay in [&b"ab{1}\n"[..], b"b-a ab:ba", b""] {
+            all.push((p.clone(), hay.to_vec()));
+        }
+    }
+    let perl = run_perl(&all);
+    let bad = compare(&all, &perl);
+    eprintln!("random: {} cases, {} disagree", all.len(), bad.len());
+    assert!(bad.is_empty(), "{}", bad[..bad.len().min(40)].join("\n"));
 }

@@ -609,3 +609,37 @@ mod tests {
         assert_eq!(v, vec![Some((0, 3)), Some((0, 1)), None, Some((2, 3))]);
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::PerlRegex;
+
+    /// Random patterns over Perl's metacharacters must never panic, compiled or matched.
+    #[test]
+    fn random_patterns_do_not_panic() {
+        const ALPHA: &[u8] = b"ab()[]{}^$.*+?|\\-,:<>=!#'PkgxNpdwsbBAzZGK0123456789^ \n\xe9";
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut locs = Vec::new();
+        for _ in 0..20_000 {
+            let len = (next() % 12) as usize;
+            let p: Vec<u8> = (0..len)
+                .map(|_| ALPHA[(next() % ALPHA.len() as u64) as usize])
+                .collect();
+            if let Ok(re) = PerlRegex::from_bytes(&p) {
+                for hay in [&b""[..], b"ab{1}\n", b"a\xe9b-ab\n", b"0a:b=<x>"] {
+                    let m = re.captures_into(hay, &mut locs);
+                    assert_eq!(m, re.is_match(hay));
+                    if m {
+                        assert_eq!(locs.len(), re.group_count() + 1);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -389,6 +389,15 @@ impl<'a> Parser<'a> {
                     self.literal(c as u32, f)
                 }
             };
+            // Perl refuses a literal `{` right after a backslash and a letter (`\d{`,
+            // `\t{`), judging by the text alone, so even after an escaped backslash.
+            let letter_escape = self.pos >= 2
+                && self.p[self.pos - 2] == b'\\'
+                && self.p[self.pos - 1].is_ascii_alphabetic();
+            if letter_escape && self.peek() == Some(b'{') && self.brace_quant()?.is_none() {
+                self.pos += 1;
+                return Err(self.err("Unescaped left brace in regex is illegal here"));
+            }
             let node = self.parse_quant(atom, f)?;
             items.push(node);
         }
@@ -506,6 +515,21 @@ impl<'a> Parser<'a> {
             return Err(self.err("Nested quantifiers"));
         }
         self.pos = save;
+        if atom.fixed_len() == Some(0) && max.is_none_or(|m| m >= min) {
+            // A zero-width item repeated: once, or optionally once (the engines handle
+            // quantified assertions poorly; the result is the same).
+            if min > 0 {
+                return Ok(atom);
+            }
+            if max == Some(0) {
+                return Ok(Node::Empty);
+            }
+            return Ok(Node::Alt(if greedy {
+                vec![atom, Node::Empty]
+            } else {
+                vec![Node::Empty, atom]
+            }));
+        }
         Ok(Node::Repeat {
             node: Box::new(atom),
             min,

@@ -20,6 +20,14 @@
 //!   runs on `&str`, so each byte is mapped to the Latin-1 char of the same value and
 //!   offsets are mapped back. The fallback also runs a primary-engine pattern whose
 //!   `$`, `\Z` or `/m ^` depend on a final newline when the text ends with `\n`.
+//!
+//! Refused with a "not supported by rsec" error although Perl accepts them: recursion and
+//! subroutine calls (`(?R)`, `(?1)`, `(?&n)`, `(?P>n)`), `(?(R)..)`, `(?(DEFINE)..)`,
+//! backtracking verbs other than `(*FAIL)`, `\X`, `\b{..}`, `\N{NAME}`, and variable-length
+//! look-behind other than alternatives of fixed lengths. Known differences: back-references
+//! are case-sensitive under `/i`; a back-reference to a group that a zero-count loop reset
+//! still sees the old value; `/l` follows Unicode rules (UTF-8 locale); `/u` multi-char
+//! folds (`ß` = `ss`) are not applied.
 
 mod ast;
 mod parse;

@@ -11,16 +11,15 @@
 //! * [`config`] owns reading rule files into a typed, validated model, with SEC's diagnostics.
 //! * [`pattern`] owns the pattern types and their compiled matchers.
 //! * [`logging`] owns SEC's log destinations and levels.
+//! * [`app`] wires the phases together for the binary.
 
+pub mod app;
 pub mod cli;
 pub mod config;
+pub mod glob;
 pub mod logging;
 pub mod pattern;
 pub mod timefmt;
 
-/// Runs rsec with the given command-line arguments (without the program name) and returns
-/// the process exit status.
-pub fn run(args: Vec<std::ffi::OsString>) -> i32 {
-    let _ = args;
-    0
-}
+pub use app::run;
+pub use config::parse_rule_text;

@@ -185,6 +185,22 @@ fn mismatch_report(name: &str, sec: &TestonlyRun, rsec: &TestonlyRun) -> String 
     out
 }
 
+/// The known differences of tests/fixtures/known-gaps.txt: (file, line, rsec rejects).
+fn known_gaps() -> Vec<(String, usize, bool)> {
+    let path = common::repo_root().join("tests/fixtures/known-gaps.txt");
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let file = f.next()?.to_owned();
+            let line = f.next()?.parse().ok()?;
+            let who = f.next()?;
+            Some((file, line, who == "rsec"))
+        })
+        .collect()
+}
+
 #[test]
 fn testonly_matches_real_sec() {
     let Some(sec) = common::sec_or_skip("testonly_matches_real_sec") else {
@@ -226,6 +242,8 @@ fn testonly_matches_real_sec() {
         "{:width$}  {:<34}  {:<34}  result",
         "file", "SEC: exit loaded [rule lines] bN", "rsec: exit loaded [rule lines] bN"
     );
+    let gaps = known_gaps();
+    let mut known = 0;
     let mut mismatches = Vec::new();
     let mut sec_failures = Vec::new();
     for (file, result) in files.iter().zip(results) {
@@ -234,7 +252,25 @@ fn testonly_matches_real_sec() {
         if let Some(e) = &s.error {
             sec_failures.push(format!("{name}: SEC {e}"));
         }
-        let (so, ro) = (Outcome::of(&s), Outcome::of(&r));
+        let (mut so, ro) = (Outcome::of(&s), Outcome::of(&r));
+        for (line, rsec_rejects) in gaps.iter().filter(|g| g.0 == name).map(|g| (g.1, g.2)) {
+            // A known gap: expect rsec to differ from SEC on exactly this rule.
+            let changed = if rsec_rejects {
+                so.rule_lines.insert(line)
+            } else {
+                so.rule_lines.remove(&line)
+            };
+            if changed {
+                so.loaded = so.loaded.map(|n| {
+                    if rsec_rejects {
+                        n.saturating_sub(1)
+                    } else {
+                        n + 1
+                    }
+                });
+            }
+            known += 1;
+        }
         let ok = so == ro && r.error.is_none();
         println!(
             "{name:width$}  {:<34}  {:<34}  {}",
@@ -248,7 +284,7 @@ fn testonly_matches_real_sec() {
     }
     assert!(sec_failures.is_empty(), "{}", sec_failures.join("\n"));
     println!(
-        "{} of {} rule files agree with SEC",
+        "{} of {} rule files agree with SEC ({known} known gaps expected, listed in tests/fixtures/known-gaps.txt)",
         files.len() - mismatches.len(),
         files.len()
     );

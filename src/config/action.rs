@@ -1013,94 +1013,6 @@ fn parse_action(
     Err(vec![format!("Invalid action '{part}'")])
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ok(s: &str) -> Vec<Action> {
-        parse_list(s, 0).unwrap_or_else(|e| panic!("{s}: {e:?}"))
-    }
-
-    #[test]
-    fn splitting() {
-        assert_eq!(ok("none; none;").len(), 2);
-        assert!(parse_list("none;;none", 0).is_err());
-        assert!(parse_list("write - a;b", 0).is_err());
-        assert_eq!(ok(";").len(), 0);
-        assert!(parse_list("write - (a", 0).is_err());
-    }
-
-    #[test]
-    fn parens_are_stripped_once() {
-        assert_eq!(
-            ok("write - (hello; world)"),
-            vec![Action::Write {
-                kind: WriteKind::Write,
-                target: "-".into(),
-                text: "hello; world".into()
-            }]
-        );
-        assert_eq!(
-            ok("write - \\(x\\)"),
-            vec![Action::Write {
-                kind: WriteKind::Write,
-                target: "-".into(),
-                text: "(x)".into()
-            }]
-        );
-    }
-
-    #[test]
-    fn nested_lists() {
-        let a = ok("create X 10 (write - a; delete X); if %v ( write - b ) else ( none )");
-        assert!(matches!(&a[0], Action::Create { list, .. } if list.len() == 2));
-        assert!(
-            matches!(&a[1], Action::If { then, otherwise, .. } if then.len() == 1 && otherwise.len() == 1)
-        );
-        assert!(parse_list("if %v ()", 0).is_err());
-        assert!(parse_list("while %v ()", 0).is_err());
-    }
-
-    #[test]
-    fn event_delay() {
-        assert_eq!(
-            ok("event 2024 year"),
-            vec![Action::Event {
-                delay: 2024,
-                text: "year".into()
-            }]
-        );
-        assert_eq!(
-            ok("event"),
-            vec![Action::Event {
-                delay: 0,
-                text: "%s".into()
-            }]
-        );
-    }
-
-    #[test]
-    fn variables_are_checked() {
-        assert!(parse_list("assign x y", 0).is_err());
-        assert!(parse_list("assign %1x y", 0).is_err());
-        assert!(parse_list("assign %x_1 y", 0).is_ok());
-        assert!(parse_list("set X", 0).is_err());
-        assert!(parse_list("write", 0).is_err());
-    }
-
-    #[test]
-    fn rule_refs() {
-        assert_eq!(
-            parse_list("reset -1 x", 3),
-            Ok(vec![Action::Reset {
-                file: 0,
-                rule: Some(2),
-                text: "x".into()
-            }])
-        );
-    }
-}
-
 impl<S> Command<S> {
     /// Maps every string of the command.
     pub fn map<T>(&self, f: &mut impl FnMut(&S) -> T) -> Command<T> {
@@ -1307,15 +1219,109 @@ impl<S> Action<S> {
 pub fn set_file<S>(list: &mut [Action<S>], index: usize) {
     for a in list {
         match a {
-            Action::Reset { file, .. } | Action::GetWpos { file, .. } | Action::SetWpos { file, .. } => *file = index,
+            Action::Reset { file, .. }
+            | Action::GetWpos { file, .. }
+            | Action::SetWpos { file, .. } => *file = index,
             Action::Create { list, .. } => set_file(list, index),
-            Action::Set { list: Some(list), .. } => set_file(list, index),
-            Action::If { then, otherwise, .. } => {
+            Action::Set {
+                list: Some(list), ..
+            } => set_file(list, index),
+            Action::If {
+                then, otherwise, ..
+            } => {
                 set_file(then, index);
                 set_file(otherwise, index);
             }
             Action::While { body, .. } => set_file(body, index),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> Vec<Action> {
+        parse_list(s, 0).unwrap_or_else(|e| panic!("{s}: {e:?}"))
+    }
+
+    #[test]
+    fn splitting() {
+        assert_eq!(ok("none; none;").len(), 2);
+        assert!(parse_list("none;;none", 0).is_err());
+        assert!(parse_list("write - a;b", 0).is_err());
+        assert_eq!(ok(";").len(), 0);
+        assert!(parse_list("write - (a", 0).is_err());
+    }
+
+    #[test]
+    fn parens_are_stripped_once() {
+        assert_eq!(
+            ok("write - (hello; world)"),
+            vec![Action::Write {
+                kind: WriteKind::Write,
+                target: "-".into(),
+                text: "hello; world".into()
+            }]
+        );
+        assert_eq!(
+            ok("write - \\(x\\)"),
+            vec![Action::Write {
+                kind: WriteKind::Write,
+                target: "-".into(),
+                text: "(x)".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn nested_lists() {
+        let a = ok("create X 10 (write - a; delete X); if %v ( write - b ) else ( none )");
+        assert!(matches!(&a[0], Action::Create { list, .. } if list.len() == 2));
+        assert!(
+            matches!(&a[1], Action::If { then, otherwise, .. } if then.len() == 1 && otherwise.len() == 1)
+        );
+        assert!(parse_list("if %v ()", 0).is_err());
+        assert!(parse_list("while %v ()", 0).is_err());
+    }
+
+    #[test]
+    fn event_delay() {
+        assert_eq!(
+            ok("event 2024 year"),
+            vec![Action::Event {
+                delay: 2024,
+                text: "year".into()
+            }]
+        );
+        assert_eq!(
+            ok("event"),
+            vec![Action::Event {
+                delay: 0,
+                text: "%s".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn variables_are_checked() {
+        assert!(parse_list("assign x y", 0).is_err());
+        assert!(parse_list("assign %1x y", 0).is_err());
+        assert!(parse_list("assign %x_1 y", 0).is_ok());
+        assert!(parse_list("set X", 0).is_err());
+        assert!(parse_list("write", 0).is_err());
+    }
+
+    #[test]
+    fn rule_refs() {
+        assert_eq!(
+            parse_list("reset -1 x", 3),
+            Ok(vec![Action::Reset {
+                file: 0,
+                rule: Some(2),
+                text: "x".into()
+            }])
+        );
     }
 }

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use crate::config::action::{map_list, set_file, Action, Command};
 use crate::config::calendar::CalendarSpec;
 use crate::config::context::CtxOp;
-use crate::config::{Continue, Match, Pattern, PatternKind, RuleFile, RuleKind, Script, VarMapEntry};
+use crate::config::{
+    Continue, Match, Pattern, PatternKind, RuleFile, RuleKind, Script, VarMapEntry,
+};
 use crate::engine::subst::{has_matchvars, Bytes};
 use crate::engine::ActionList;
 use crate::pattern::regex::PerlRegex;
@@ -119,16 +121,72 @@ pub struct CGroupEvent {
 #[derive(Clone, Debug)]
 #[allow(missing_docs)]
 pub enum CKind {
-    Single { m: CMatch, action: CActions },
-    Script { m: CMatch, script: Command<Bytes>, script_volatile: bool, action: CActions, action2: CActions },
-    SingleWithSuppress { m: CMatch, action: CActions, window: i64 },
-    Pair { with_window: bool, m: CMatch, action: CActions, m2: CMatch, deferred: bool, desc2: Bytes, action2: CActions, window: i64 },
-    Threshold { m: CMatch, action: CActions, action2: CActions, window: i64, thresh: usize },
-    TwoThresholds { m: CMatch, action: CActions, window: i64, thresh: usize, desc2: Bytes, action2: CActions, window2: i64, thresh2: usize },
-    EventGroup { events: Vec<CGroupEvent>, action: CActions, init: CActions, slide: CActions, end: CActions, window: i64, multact: bool, egpattern: Option<CPattern> },
-    Suppress { m: CMatch },
-    Calendar { time: CalendarSpec, ctx: Option<Arc<CContext>>, action: CActions },
-    Jump { m: CMatch, cfset: Vec<Bytes>, constset: bool },
+    Single {
+        m: CMatch,
+        action: CActions,
+    },
+    Script {
+        m: CMatch,
+        script: Command<Bytes>,
+        script_volatile: bool,
+        action: CActions,
+        action2: CActions,
+    },
+    SingleWithSuppress {
+        m: CMatch,
+        action: CActions,
+        window: i64,
+    },
+    Pair {
+        with_window: bool,
+        m: CMatch,
+        action: CActions,
+        m2: CMatch,
+        deferred: bool,
+        desc2: Bytes,
+        action2: CActions,
+        window: i64,
+    },
+    Threshold {
+        m: CMatch,
+        action: CActions,
+        action2: CActions,
+        window: i64,
+        thresh: usize,
+    },
+    TwoThresholds {
+        m: CMatch,
+        action: CActions,
+        window: i64,
+        thresh: usize,
+        desc2: Bytes,
+        action2: CActions,
+        window2: i64,
+        thresh2: usize,
+    },
+    EventGroup {
+        events: Vec<CGroupEvent>,
+        action: CActions,
+        init: CActions,
+        slide: CActions,
+        end: CActions,
+        window: i64,
+        multact: bool,
+        egpattern: Option<CPattern>,
+    },
+    Suppress {
+        m: CMatch,
+    },
+    Calendar {
+        time: CalendarSpec,
+        ctx: Option<Arc<CContext>>,
+        action: CActions,
+    },
+    Jump {
+        m: CMatch,
+        cfset: Vec<Bytes>,
+        constset: bool,
+    },
 }
 
 /// A compiled rule.
@@ -185,7 +243,9 @@ fn actions_has(list: &[Action<Bytes>], token: u8) -> bool {
 }
 
 fn cactions(list: Option<&Vec<Action>>, file: usize) -> CActions {
-    let mut list: Vec<Action<Bytes>> = list.map(|l| map_list(l, &mut |s: &String| b(s))).unwrap_or_default();
+    let mut list: Vec<Action<Bytes>> = list
+        .map(|l| map_list(l, &mut |s: &String| b(s)))
+        .unwrap_or_default();
     set_file(&mut list, file);
     CActions {
         volatile: actions_has(&list, b'$'),
@@ -200,7 +260,11 @@ fn cops(ops: &[CtxOp]) -> Vec<COp> {
             CtxOp::Operand(s) => COp::Operand(b(s)),
             CtxOp::Expression(inner) => COp::Expr(cops(inner)),
             CtxOp::ECode(c) => COp::ECode(b(c)),
-            CtxOp::CCode { params, code, cache } => COp::CCode {
+            CtxOp::CCode {
+                params,
+                code,
+                cache,
+            } => COp::CCode {
                 params: params.iter().map(|p| b(p)).collect(),
                 code: code.clone(),
                 cache: *cache,
@@ -272,7 +336,12 @@ pub fn compile(files: &[RuleFile], bufsize: usize) -> Program {
                     m: cmatch(m, i, len),
                     action: cactions(Some(action), fi),
                 },
-                RuleKind::SingleWithScript { m, script, action, action2 } => {
+                RuleKind::SingleWithScript {
+                    m,
+                    script,
+                    action,
+                    action2,
+                } => {
                     let script = match script {
                         Script::Shell(s) => Command::Shell(b(s)),
                         Script::Exec(v) => Command::Exec(v.iter().map(|s| b(s)).collect()),
@@ -294,7 +363,16 @@ pub fn compile(files: &[RuleFile], bufsize: usize) -> Program {
                     action: cactions(Some(action), fi),
                     window: *window as i64,
                 },
-                RuleKind::Pair { with_window, m, action, m2, pattern2_deferred, desc2, action2, window } => CKind::Pair {
+                RuleKind::Pair {
+                    with_window,
+                    m,
+                    action,
+                    m2,
+                    pattern2_deferred,
+                    desc2,
+                    action2,
+                    window,
+                } => CKind::Pair {
                     with_window: *with_window,
                     m: cmatch(m, i, len),
                     action: cactions(Some(action), fi),
@@ -304,26 +382,48 @@ pub fn compile(files: &[RuleFile], bufsize: usize) -> Program {
                     action2: cactions(Some(action2), fi),
                     window: *window as i64,
                 },
-                RuleKind::SingleWithThreshold { m, action, action2, window, thresh } => CKind::Threshold {
+                RuleKind::SingleWithThreshold {
+                    m,
+                    action,
+                    action2,
+                    window,
+                    thresh,
+                } => CKind::Threshold {
                     m: cmatch(m, i, len),
                     action: cactions(Some(action), fi),
                     action2: cactions(action2.as_ref(), fi),
                     window: *window as i64,
                     thresh: *thresh,
                 },
-                RuleKind::SingleWith2Thresholds { m, action, window, thresh, desc2, action2, window2, thresh2 } => {
-                    CKind::TwoThresholds {
-                        m: cmatch(m, i, len),
-                        action: cactions(Some(action), fi),
-                        window: *window as i64,
-                        thresh: *thresh,
-                        desc2: b(desc2),
-                        action2: cactions(Some(action2), fi),
-                        window2: *window2 as i64,
-                        thresh2: *thresh2,
-                    }
-                }
-                RuleKind::EventGroup { events, action, init, slide, end, window, multact, egpattern } => CKind::EventGroup {
+                RuleKind::SingleWith2Thresholds {
+                    m,
+                    action,
+                    window,
+                    thresh,
+                    desc2,
+                    action2,
+                    window2,
+                    thresh2,
+                } => CKind::TwoThresholds {
+                    m: cmatch(m, i, len),
+                    action: cactions(Some(action), fi),
+                    window: *window as i64,
+                    thresh: *thresh,
+                    desc2: b(desc2),
+                    action2: cactions(Some(action2), fi),
+                    window2: *window2 as i64,
+                    thresh2: *thresh2,
+                },
+                RuleKind::EventGroup {
+                    events,
+                    action,
+                    init,
+                    slide,
+                    end,
+                    window,
+                    multact,
+                    egpattern,
+                } => CKind::EventGroup {
                     events: events
                         .iter()
                         .map(|e| CGroupEvent {
@@ -347,7 +447,11 @@ pub fn compile(files: &[RuleFile], bufsize: usize) -> Program {
                         ..cmatch(m, i, len)
                     },
                 },
-                RuleKind::Calendar { time, context, action } => CKind::Calendar {
+                RuleKind::Calendar {
+                    time,
+                    context,
+                    action,
+                } => CKind::Calendar {
                     time: time.clone(),
                     ctx: context.as_ref().map(|c| {
                         Arc::new(CContext {
@@ -385,6 +489,10 @@ pub fn compile(files: &[RuleFile], bufsize: usize) -> Program {
             procallin: f.options.procallin,
         });
     }
-    prog.bufsize = if bufsize > 0 { bufsize } else { max_lines.max(1) };
+    prog.bufsize = if bufsize > 0 {
+        bufsize
+    } else {
+        max_lines.max(1)
+    };
     prog
 }

@@ -159,7 +159,13 @@ impl Contexts {
     }
 
     /// A new record with SEC's defaults for auto-created contexts.
-    pub fn new_record(now: i64, lifetime: i64, action: ActionList, desc: Bytes, name: &[u8]) -> Record {
+    pub fn new_record(
+        now: i64,
+        lifetime: i64,
+        action: ActionList,
+        desc: Bytes,
+        name: &[u8],
+    ) -> Record {
         Record {
             ctime: now,
             lifetime,

@@ -12,7 +12,9 @@ use crate::timefmt::LocalTime;
 
 /// Parses SEC's `^\s*0*([0-9]+)\s*$` integers.
 fn parse_uint(s: &[u8]) -> Option<i64> {
-    let t = std::str::from_utf8(s).ok()?.trim_matches(|c: char| c.is_ascii_whitespace());
+    let t = std::str::from_utf8(s)
+        .ok()?
+        .trim_matches(|c: char| c.is_ascii_whitespace());
     if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -100,7 +102,9 @@ fn n_str(name: &str) -> &str {
     name.strip_prefix(".chr").unwrap_or("")
 }
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 
 /// Splits on newlines as Perl's `split(/\n/, ...)` does (trailing empty fields dropped).
@@ -159,7 +163,11 @@ impl Engine {
                 let t = self.av(t, desc);
                 crate::notice!("{}", text(&t));
             }
-            Action::Write { kind, target, text: t } => {
+            Action::Write {
+                kind,
+                target,
+                text: t,
+            } => {
                 let target = self.av(target, desc);
                 let t = self.av(t, desc);
                 self.effects.write(*kind, &target, &t);
@@ -204,12 +212,20 @@ impl Engine {
                 let cmd = self.command_text(cmd, desc, false);
                 self.effects.command(cmd, ChildMode::Pipe { input });
             }
-            Action::Create { name, lifetime, list } => {
+            Action::Create {
+                name,
+                lifetime,
+                list,
+            } => {
                 let name = self.av(name, desc);
                 let lt = self.av(lifetime, desc);
                 crate::debug!("Creating context '{}'", text(&name));
                 let Some(lt) = parse_uint(&lt) else {
-                    crate::warn!("Invalid lifetime '{}' for context '{}', can't create", text(&lt), text(&name));
+                    crate::warn!(
+                        "Invalid lifetime '{}' for context '{}', can't create",
+                        text(&lt),
+                        text(&name)
+                    );
                     return 1;
                 };
                 let list: ActionList = Arc::new(list.clone());
@@ -219,7 +235,10 @@ impl Engine {
                             return 1;
                         };
                         if r.internal {
-                            crate::warn!("Invalid use of create action for internal context '{}'", text(&name));
+                            crate::warn!(
+                                "Invalid use of create action for internal context '{}'",
+                                text(&name)
+                            );
                             return 1;
                         }
                         r.ctime = now;
@@ -241,7 +260,10 @@ impl Engine {
                 match self.contexts.get(&name) {
                     Some(r) if !r.deleting => {
                         if r.internal {
-                            crate::warn!("Invalid use of delete action for internal context '{}'", text(&name));
+                            crate::warn!(
+                                "Invalid use of delete action for internal context '{}'",
+                                text(&name)
+                            );
                         } else if let Some(id) = self.contexts.id(&name) {
                             self.contexts.remove_record(id);
                         }
@@ -254,7 +276,10 @@ impl Engine {
                 match self.contexts.get(&name) {
                     Some(r) if !r.deleting => {
                         if r.internal {
-                            crate::warn!("Invalid use of obsolete action for internal context '{}'", text(&name));
+                            crate::warn!(
+                                "Invalid use of obsolete action for internal context '{}'",
+                                text(&name)
+                            );
                         } else {
                             if let Some(r) = self.contexts.get_mut(&name) {
                                 r.lifetime = -1;
@@ -265,7 +290,11 @@ impl Engine {
                     _ => {}
                 }
             }
-            Action::Set { name, lifetime, list } => {
+            Action::Set {
+                name,
+                lifetime,
+                list,
+            } => {
                 let name = self.av(name, desc);
                 let lt = self.av(lifetime, desc);
                 let trimmed = String::from_utf8_lossy(&lt).trim().to_string();
@@ -285,14 +314,20 @@ impl Engine {
                     }
                 };
                 let Some(id) = self.contexts.id(&name) else {
-                    crate::warn!("Context '{}' does not exist, can't change settings", text(&name));
+                    crate::warn!(
+                        "Context '{}' does not exist, can't change settings",
+                        text(&name)
+                    );
                     return 1;
                 };
                 let Some(r) = self.contexts.record_mut(id) else {
                     return 1;
                 };
                 if r.internal {
-                    crate::warn!("Invalid use of set action for internal context '{}'", text(&name));
+                    crate::warn!(
+                        "Invalid use of set action for internal context '{}'",
+                        text(&name)
+                    );
                     return 1;
                 }
                 if let Some(lt) = lt {
@@ -309,11 +344,17 @@ impl Engine {
                 let name = self.av(name, desc);
                 let alias = self.av(alias, desc);
                 match self.contexts.id(&name) {
-                    None => crate::warn!("Context '{}' does not exist, can't create alias", text(&name)),
+                    None => crate::warn!(
+                        "Context '{}' does not exist, can't create alias",
+                        text(&name)
+                    ),
                     Some(_) if self.contexts.exists(&alias) => {}
                     Some(id) => {
                         if self.contexts.record(id).is_some_and(|r| r.internal) {
-                            crate::warn!("Invalid use of alias action for internal context '{}'", text(&name));
+                            crate::warn!(
+                                "Invalid use of alias action for internal context '{}'",
+                                text(&name)
+                            );
                         } else {
                             self.contexts.add_name(alias, id);
                         }
@@ -325,7 +366,10 @@ impl Engine {
                 match self.contexts.get(&alias) {
                     Some(r) if !r.deleting => {
                         if r.internal {
-                            crate::warn!("Invalid use of unalias action for internal context '{}'", text(&alias));
+                            crate::warn!(
+                                "Invalid use of unalias action for internal context '{}'",
+                                text(&alias)
+                            );
                         } else {
                             self.contexts.remove_name(&alias);
                         }
@@ -333,11 +377,16 @@ impl Engine {
                     _ => {}
                 }
             }
-            Action::Store { edit, name, text: t } => {
+            Action::Store {
+                edit,
+                name,
+                text: t,
+            } => {
                 let name = self.av(name, desc);
                 let t = self.av(t, desc);
                 if !self.contexts.exists(&name) {
-                    let rec = Contexts::new_record(now, 0, Contexts::no_actions(), Vec::new(), &name);
+                    let rec =
+                        Contexts::new_record(now, 0, Contexts::no_actions(), Vec::new(), &name);
                     self.contexts.insert(name.clone(), rec);
                 }
                 let limit = self.opts.evstoresize;
@@ -345,7 +394,11 @@ impl Engine {
                     return 1;
                 };
                 if r.internal {
-                    crate::warn!("Invalid use of {} action for internal context '{}'", edit_name(*edit), text(&name));
+                    crate::warn!(
+                        "Invalid use of {} action for internal context '{}'",
+                        edit_name(*edit),
+                        text(&name)
+                    );
                     return 1;
                 }
                 let lines = split_lines(&t);
@@ -354,7 +407,12 @@ impl Engine {
                     _ => limit == 0 || r.store.len() + lines.len() <= limit,
                 };
                 if !fits {
-                    crate::warn!("Can't {} event(s) '{}' to context '{}', store full", edit_name(*edit), text(&t), text(&name));
+                    crate::warn!(
+                        "Can't {} event(s) '{}' to context '{}', store full",
+                        edit_name(*edit),
+                        text(&t),
+                        text(&name)
+                    );
                     return 1;
                 }
                 match edit {
@@ -385,7 +443,11 @@ impl Engine {
                         (!var.is_empty()).then_some(v)
                     }
                     StoreTake::Pop => Some(r.store.pop().unwrap_or_default()),
-                    StoreTake::Shift => Some(if r.store.is_empty() { Vec::new() } else { r.store.remove(0) }),
+                    StoreTake::Shift => Some(if r.store.is_empty() {
+                        Vec::new()
+                    } else {
+                        r.store.remove(0)
+                    }),
                 };
                 if let Some(v) = value {
                     self.set_var(var, Some(v));
@@ -396,7 +458,11 @@ impl Engine {
                 let rec = self.contexts.get(&name);
                 match op {
                     Query::Exists => {
-                        let v = if rec.is_some() { b"1".to_vec() } else { b"0".to_vec() };
+                        let v = if rec.is_some() {
+                            b"1".to_vec()
+                        } else {
+                            b"0".to_vec()
+                        };
                         self.set_var(var, Some(v));
                     }
                     Query::GetSize => {
@@ -408,21 +474,30 @@ impl Engine {
                             let v = r.aliases.join(&b'\n');
                             self.set_var(var, Some(v));
                         }
-                        None => crate::warn!("Context '{}' does not exist, can't get aliases", text(&name)),
+                        None => crate::warn!(
+                            "Context '{}' does not exist, can't get aliases",
+                            text(&name)
+                        ),
                     },
                     Query::GetLtime => match rec {
                         Some(r) => {
                             let v = r.lifetime.to_string().into_bytes();
                             self.set_var(var, Some(v));
                         }
-                        None => crate::warn!("Context '{}' does not exist, can't get lifetime", text(&name)),
+                        None => crate::warn!(
+                            "Context '{}' does not exist, can't get lifetime",
+                            text(&name)
+                        ),
                     },
                     Query::GetCtime => match rec {
                         Some(r) => {
                             let v = r.ctime.to_string().into_bytes();
                             self.set_var(var, Some(v));
                         }
-                        None => crate::warn!("Context '{}' does not exist, can't get creation time", text(&name)),
+                        None => crate::warn!(
+                            "Context '{}' does not exist, can't get creation time",
+                            text(&name)
+                        ),
                     },
                 }
             }
@@ -430,18 +505,28 @@ impl Engine {
                 let name = self.av(name, desc);
                 let lt = self.av(lifetime, desc);
                 let Some(lt) = parse_uint(&lt) else {
-                    crate::warn!("Invalid lifetime '{}' for context '{}'", text(&lt), text(&name));
+                    crate::warn!(
+                        "Invalid lifetime '{}' for context '{}'",
+                        text(&lt),
+                        text(&name)
+                    );
                     return 1;
                 };
                 let Some(id) = self.contexts.id(&name) else {
-                    crate::warn!("Context '{}' does not exist, can't set lifetime", text(&name));
+                    crate::warn!(
+                        "Context '{}' does not exist, can't set lifetime",
+                        text(&name)
+                    );
                     return 1;
                 };
                 let Some(r) = self.contexts.record_mut(id) else {
                     return 1;
                 };
                 if r.internal {
-                    crate::warn!("Invalid use of setltime action for internal context '{}'", text(&name));
+                    crate::warn!(
+                        "Invalid use of setltime action for internal context '{}'",
+                        text(&name)
+                    );
                     return 1;
                 }
                 r.lifetime = lt;
@@ -455,22 +540,38 @@ impl Engine {
                 let time = self.av(time, desc);
                 let name = self.av(name, desc);
                 let Some(ts) = parse_uint(&time) else {
-                    crate::warn!("Invalid timestamp '{}' for creation time of context '{}'", text(&time), text(&name));
+                    crate::warn!(
+                        "Invalid timestamp '{}' for creation time of context '{}'",
+                        text(&time),
+                        text(&name)
+                    );
                     return 1;
                 };
                 let Some(id) = self.contexts.id(&name) else {
-                    crate::warn!("Context '{}' does not exist, can't set creation time", text(&name));
+                    crate::warn!(
+                        "Context '{}' does not exist, can't set creation time",
+                        text(&name)
+                    );
                     return 1;
                 };
                 let Some(r) = self.contexts.record_mut(id) else {
                     return 1;
                 };
                 if r.internal {
-                    crate::warn!("Invalid use of setctime action for internal context '{}'", text(&name));
+                    crate::warn!(
+                        "Invalid use of setctime action for internal context '{}'",
+                        text(&name)
+                    );
                 } else if ts < r.ctime {
-                    crate::warn!("Can't set context creation time backwards to '{}'", crate::timefmt::ctime(ts));
+                    crate::warn!(
+                        "Can't set context creation time backwards to '{}'",
+                        crate::timefmt::ctime(ts)
+                    );
                 } else if ts > now {
-                    crate::warn!("Can't set context creation time into future to '{}'", crate::timefmt::ctime(ts));
+                    crate::warn!(
+                        "Can't set context creation time into future to '{}'",
+                        crate::timefmt::ctime(ts)
+                    );
                 } else if ts != r.ctime {
                     r.ctime = ts;
                     self.schedule_context(id);
@@ -480,7 +581,11 @@ impl Engine {
                 let t = self.av(t, desc);
                 self.emit(split_lines(&t), *delay as i64, SYNEVENT_CONTEXT.to_vec());
             }
-            Action::TEvent { context, delay, text: t } => {
+            Action::TEvent {
+                context,
+                delay,
+                text: t,
+            } => {
                 let ctx = match context {
                     Some(c) => self.av(c, desc),
                     None => SYNEVENT_CONTEXT.to_vec(),
@@ -489,14 +594,26 @@ impl Engine {
                 let t = self.av(t, desc);
                 match parse_uint(&d) {
                     Some(d) => self.emit(split_lines(&t), d, ctx),
-                    None => crate::warn!("Invalid time specification '{}' for creating events", text(&d)),
+                    None => crate::warn!(
+                        "Invalid time specification '{}' for creating events",
+                        text(&d)
+                    ),
                 }
             }
-            Action::Reset { file, rule, text: t } => {
+            Action::Reset {
+                file,
+                rule,
+                text: t,
+            } => {
                 let t = self.av(t, desc);
                 self.reset(*file, *rule, t);
             }
-            Action::GetWpos { file, var, rule, text: t } => {
+            Action::GetWpos {
+                file,
+                var,
+                rule,
+                text: t,
+            } => {
                 let t = self.av(t, desc);
                 let key = key_for(*file, *rule, t);
                 match key.as_ref().and_then(|k| self.ops.get(k)) {
@@ -507,12 +624,21 @@ impl Engine {
                     None => crate::warn!("Operation does not exist, can't get window position"),
                 }
             }
-            Action::SetWpos { file, time, rule, text: t } => {
+            Action::SetWpos {
+                file,
+                time,
+                rule,
+                text: t,
+            } => {
                 let time = self.av(time, desc);
                 let t = self.av(t, desc);
                 self.setwpos(&time, key_for(*file, *rule, t));
             }
-            Action::Assign { var, text: t, quote } => {
+            Action::Assign {
+                var,
+                text: t,
+                quote,
+            } => {
                 let mut v = self.av(t, desc);
                 if *quote {
                     let mut q = vec![b'\''];
@@ -538,7 +664,10 @@ impl Engine {
                 let count = self.av(count, desc);
                 let t = self.av(t, desc);
                 let Some(mut n) = parse_uint(&count) else {
-                    crate::warn!("Invalid linecount '{}', can't rewrite input buffer", text(&count));
+                    crate::warn!(
+                        "Invalid linecount '{}', can't rewrite input buffer",
+                        text(&count)
+                    );
                     return 1;
                 };
                 let mut lines = split_lines(&t);
@@ -556,7 +685,11 @@ impl Engine {
                 }
                 self.buffers.rewrite(&lines);
             }
-            Action::AddInput { file, offset, context } => {
+            Action::AddInput {
+                file,
+                offset,
+                context,
+            } => {
                 let file = self.av(file, desc);
                 let offset = self.av(offset, desc);
                 let context = self.av(context, desc);
@@ -575,16 +708,31 @@ impl Engine {
                 };
                 match s {
                     Some(s) => self.signals.push(s),
-                    None => crate::warn!("Invalid signal name '{}' given for sigemul action", text(&sig)),
+                    None => crate::warn!(
+                        "Invalid signal name '{}' given for sigemul action",
+                        text(&sig)
+                    ),
                 }
             }
             Action::VarSet { var, entry } => {
                 let entry = self.av(entry, desc);
-                let v = if self.cache.contains_key(text(&entry).as_str()) { b"1".to_vec() } else { b"0".to_vec() };
+                let v = if self.cache.contains_key(text(&entry).as_str()) {
+                    b"1".to_vec()
+                } else {
+                    b"0".to_vec()
+                };
                 self.set_var(var, Some(v));
             }
-            Action::If { var, then, otherwise } => {
-                let list = if truthy(self.vars.get(var)) { then } else { otherwise };
+            Action::If {
+                var,
+                then,
+                otherwise,
+            } => {
+                let list = if truthy(self.vars.get(var)) {
+                    then
+                } else {
+                    otherwise
+                };
                 if !list.is_empty() {
                     let ret = self.exec_list(&Arc::new(list.clone()), desc);
                     if ret != 1 {
@@ -608,7 +756,12 @@ impl Engine {
 
     /// Substitutes action-list variables into a command; with `--quoting`, `%s` is
     /// shell-quoted in shell command lines (shellcmd, spawn, cspawn).
-    fn command_text(&mut self, cmd: &Command<Bytes>, desc: &[u8], quotable: bool) -> Command<Bytes> {
+    fn command_text(
+        &mut self,
+        cmd: &Command<Bytes>,
+        desc: &[u8],
+        quotable: bool,
+    ) -> Command<Bytes> {
         match cmd {
             Command::Shell(s) if quotable && self.opts.quoting => {
                 let mut q = vec![b'\''];
@@ -632,7 +785,8 @@ impl Engine {
         for l in lines {
             if delay > 0 {
                 self.seq += 1;
-                self.pending.push(std::cmp::Reverse((now + delay, self.seq, l, ctx.clone())));
+                self.pending
+                    .push(std::cmp::Reverse((now + delay, self.seq, l, ctx.clone())));
             } else {
                 self.queue.push_back((l, ctx.clone()));
             }
@@ -654,7 +808,10 @@ impl Engine {
     fn setwpos(&mut self, time: &[u8], key: Option<crate::engine::OpKey>) {
         use crate::engine::ops::State;
         let Some(ts) = parse_uint(time) else {
-            crate::warn!("Invalid timestamp '{}' for moving the window of an operation", text(time));
+            crate::warn!(
+                "Invalid timestamp '{}' for moving the window of an operation",
+                text(time)
+            );
             return;
         };
         let Some(key) = key else {
@@ -665,7 +822,10 @@ impl Engine {
             crate::warn!("Operation does not exist, can't set window position");
             return;
         };
-        if let State::Group { init_running: true, .. } = op.state {
+        if let State::Group {
+            init_running: true, ..
+        } = op.state
+        {
             crate::warn!("Operation is initializing, can't set window position");
             return;
         }
@@ -674,11 +834,17 @@ impl Engine {
             return;
         }
         if ts < op.time {
-            crate::warn!("Can't move event correlation window backwards to '{}'", crate::timefmt::ctime(ts));
+            crate::warn!(
+                "Can't move event correlation window backwards to '{}'",
+                crate::timefmt::ctime(ts)
+            );
             return;
         }
         if ts > now {
-            crate::warn!("Can't move event correlation window into future to '{}'", crate::timefmt::ctime(ts));
+            crate::warn!(
+                "Can't move event correlation window into future to '{}'",
+                crate::timefmt::ctime(ts)
+            );
             return;
         }
         if ts == op.time {
@@ -688,16 +854,30 @@ impl Engine {
         let mut end_list = None;
         let mut remove = false;
         match &mut op.state {
-            State::Threshold { times, suppress: false, .. } | State::TwoThresholds { times, .. } => {
+            State::Threshold {
+                times,
+                suppress: false,
+                ..
+            }
+            | State::TwoThresholds { times, .. } => {
                 while times.front().is_some_and(|t| *t < ts) {
                     times.pop_front();
                 }
                 op.time = ts;
-                if times.is_empty() && !matches!(op.state, State::TwoThresholds { second: true, .. }) {
+                if times.is_empty()
+                    && !matches!(op.state, State::TwoThresholds { second: true, .. })
+                {
                     remove = true;
                 }
             }
-            State::Group { all, counts, suppress: false, deleting, end, .. } => {
+            State::Group {
+                all,
+                counts,
+                suppress: false,
+                deleting,
+                end,
+                ..
+            } => {
                 while all.front().is_some_and(|(t, _, _)| *t < ts) {
                     if let Some((_, i, _)) = all.pop_front() {
                         if let Some(c) = counts.get_mut(i) {

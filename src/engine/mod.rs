@@ -112,6 +112,9 @@ pub enum Signal {
     Term,
 }
 
+/// A calendar minute: (minute, hour, day, month, year).
+type MinuteStamp = (i32, i32, i32, i32, i32);
+
 /// An operation key: file index, rule number, desc.
 pub type OpKey = (usize, usize, Bytes);
 
@@ -175,7 +178,12 @@ impl Buffers {
         let src = |s: &Option<Arc<str>>| s.as_deref().unwrap_or("synthetic").as_bytes().to_vec();
         if self.joint {
             let start = self.ring.len().saturating_sub(n);
-            let lines: Vec<&[u8]> = self.ring.iter().skip(start).map(|(l, _)| l.as_slice()).collect();
+            let lines: Vec<&[u8]> = self
+                .ring
+                .iter()
+                .skip(start)
+                .map(|(l, _)| l.as_slice())
+                .collect();
             let srcs: Vec<Bytes> = if self.size == 1 {
                 vec![src(&self.current)]
             } else {
@@ -186,7 +194,11 @@ impl Buffers {
             let lines = match self.per.get(&self.current) {
                 Some(r) => {
                     let start = r.len().saturating_sub(n);
-                    r.iter().skip(start).map(Vec::as_slice).collect::<Vec<_>>().join(&b'\n')
+                    r.iter()
+                        .skip(start)
+                        .map(Vec::as_slice)
+                        .collect::<Vec<_>>()
+                        .join(&b'\n')
                 }
                 None => Vec::new(),
             };
@@ -240,7 +252,7 @@ pub struct Engine {
     cache: MatchCache,
     queue: VecDeque<(Bytes, Bytes)>,
     pending: BinaryHeap<Reverse<(i64, u64, Bytes, Bytes)>>,
-    calendar_last: HashMap<(usize, usize), (i32, i32, i32, i32, i32)>,
+    calendar_last: HashMap<(usize, usize), MinuteStamp>,
     scripts: HashMap<u64, ScriptWait>,
     last_clean: i64,
     signals: Vec<Signal>,
@@ -251,7 +263,12 @@ pub struct Engine {
 
 impl Engine {
     /// Creates an engine for a compiled program.
-    pub fn new(prog: Program, opts: EngineOptions, clock: Box<dyn Clock>, effects: Box<dyn Effects>) -> Engine {
+    pub fn new(
+        prog: Program,
+        opts: EngineOptions,
+        clock: Box<dyn Clock>,
+        effects: Box<dyn Effects>,
+    ) -> Engine {
         let buffers = Buffers::new(prog.bufsize, opts.jointbuf);
         let now = clock.now();
         Engine {
@@ -358,7 +375,10 @@ impl Engine {
     /// An internal event (SEC_STARTUP and friends), processed at once with the
     /// SEC_INTERNAL_EVENT context.
     pub fn internal_event(&mut self, text: &[u8]) {
-        crate::info!("Creating SEC internal event '{}'", String::from_utf8_lossy(text));
+        crate::info!(
+            "Creating SEC internal event '{}'",
+            String::from_utf8_lossy(text)
+        );
         self.set_internal_context(Some(SECEVENT_CONTEXT.to_vec()));
         self.buffers.push(text, None);
         self.cache.clear();
@@ -379,10 +399,14 @@ impl Engine {
             }
         }
         if let Some(name) = name {
-            match self.int_record.filter(|id| self.contexts.record(*id).is_some()) {
+            match self
+                .int_record
+                .filter(|id| self.contexts.record(*id).is_some())
+            {
                 Some(id) => self.contexts.add_name(name.clone(), id),
                 None => {
-                    let mut rec = Contexts::new_record(0, 0, Contexts::no_actions(), Vec::new(), &name);
+                    let mut rec =
+                        Contexts::new_record(0, 0, Contexts::no_actions(), Vec::new(), &name);
                     rec.internal = true;
                     self.int_record = Some(self.contexts.insert(name.clone(), rec));
                 }
@@ -413,22 +437,28 @@ impl Engine {
     }
 
     /// Matches a pattern against the current buffers; Some(vars) on a match.
-    fn match_pattern(&mut self, pat: &CPattern, varmap: &[crate::config::VarMapEntry]) -> Option<MatchVars> {
+    fn match_pattern(
+        &mut self,
+        pat: &CPattern,
+        varmap: &[crate::config::VarMapEntry],
+    ) -> Option<MatchVars> {
         match pat.kind {
             PatternKind::TValue => pat.truth.then(MatchVars::default),
-            PatternKind::Cached => self.cache.get(&String::from_utf8_lossy(&pat.text).into_owned()).cloned(),
-            PatternKind::NCached => {
-                (!self.cache.contains_key(String::from_utf8_lossy(&pat.text).as_ref())).then(MatchVars::default)
-            }
+            PatternKind::Cached => self
+                .cache
+                .get(&String::from_utf8_lossy(&pat.text).into_owned())
+                .cloned(),
+            PatternKind::NCached => (!self
+                .cache
+                .contains_key(String::from_utf8_lossy(&pat.text).as_ref()))
+            .then(MatchVars::default),
             PatternKind::SubStr | PatternKind::NSubStr => {
                 let (text, _) = self.buffers.text(pat.lines);
                 let found = memfind(&text, &pat.text);
                 (found == (pat.kind == PatternKind::SubStr)).then(MatchVars::default)
             }
             PatternKind::RegExp | PatternKind::NRegExp => {
-                let Some(re) = pat.regex.as_ref() else {
-                    return None;
-                };
+                let re = pat.regex.as_ref()?;
                 let (text, src) = self.buffers.text(pat.lines);
                 let mut locs = Vec::new();
                 let matched = re.captures_into(&text, &mut locs);
@@ -506,7 +536,11 @@ impl Engine {
                     COp::ECode(s) => COp::ECode(f(s)),
                     COp::VarSet(s) => COp::VarSet(f(s)),
                     COp::Expr(inner) => COp::Expr(walk(inner, f)),
-                    COp::CCode { params, code, cache } => COp::CCode {
+                    COp::CCode {
+                        params,
+                        code,
+                        cache,
+                    } => COp::CCode {
                         params: params.iter().map(|p| f(p)).collect(),
                         code: code.clone(),
                         cache: *cache,
@@ -590,7 +624,9 @@ impl Engine {
         match op {
             COp::Operand(name) => self.valid_context(name),
             COp::Expr(inner) => self.tval(inner),
-            COp::VarSet(name) => self.cache.contains_key(String::from_utf8_lossy(name).as_ref()),
+            COp::VarSet(name) => self
+                .cache
+                .contains_key(String::from_utf8_lossy(name).as_ref()),
             COp::ECode(_) | COp::CCode { .. } => {
                 self.warn_once("Perl code in context expressions needs the Perl interpreter, which rsec does not have yet; such operands are false");
                 false
@@ -675,10 +711,9 @@ impl Engine {
             };
             match t {
                 Timer::Ctx(id, generation) => {
-                    let live = self
-                        .contexts
-                        .record(id)
-                        .is_some_and(|r| r.generation == generation && r.expired(now) && !r.deleting);
+                    let live = self.contexts.record(id).is_some_and(|r| {
+                        r.generation == generation && r.expired(now) && !r.deleting
+                    });
                     if live {
                         self.expire_context(id);
                     }
@@ -762,7 +797,9 @@ impl Engine {
         };
         match &rule.kind {
             CKind::Suppress { .. } => return m.next,
-            CKind::Jump { cfset, constset, .. } => {
+            CKind::Jump {
+                cfset, constset, ..
+            } => {
                 if self.jump(fi, cfset, *constset, &vars, trace) {
                     return Next::End;
                 }
@@ -773,7 +810,14 @@ impl Engine {
         m.next
     }
 
-    fn jump(&mut self, fi: usize, cfset: &[Bytes], constset: bool, vars: &MatchVars, trace: &mut Vec<Bytes>) -> bool {
+    fn jump(
+        &mut self,
+        fi: usize,
+        cfset: &[Bytes],
+        constset: bool,
+        vars: &MatchVars,
+        trace: &mut Vec<Bytes>,
+    ) -> bool {
         if cfset.is_empty() {
             return false;
         }
@@ -819,7 +863,9 @@ impl Engine {
             self.process_rule(fi, ri, &vars);
             return m.next;
         }
-        if self.pair_ops.get(&(fi, ri)).is_some_and(|v| !v.is_empty()) && self.match_pair_operations(fi, ri) {
+        if self.pair_ops.get(&(fi, ri)).is_some_and(|v| !v.is_empty())
+            && self.match_pair_operations(fi, ri)
+        {
             return m2.next;
         }
         Next::Rule(ri + 1)

@@ -112,7 +112,11 @@ impl Engine {
 
     /// An action list with match variables substituted, if it needs it.
     pub(crate) fn actions_for(&self, a: &CActions, vars: &MatchVars, token: u8) -> ActionList {
-        let volatile = if token == b'$' { a.volatile } else { a.volatile_pct };
+        let volatile = if token == b'$' {
+            a.volatile
+        } else {
+            a.volatile_pct
+        };
         if vars.is_empty() || !volatile {
             return a.list.clone();
         }
@@ -133,7 +137,10 @@ impl Engine {
         let Some(op) = self.ops.get_mut(key) else {
             return;
         };
-        if let State::Pair { with_window: false, .. } = op.state {
+        if let State::Pair {
+            with_window: false, ..
+        } = op.state
+        {
             if op.window == 0 {
                 return;
             }
@@ -193,7 +200,8 @@ impl Engine {
                         action2,
                     },
                 );
-                self.effects.command(script, ChildMode::Script { input, token });
+                self.effects
+                    .command(script, ChildMode::Script { input, token });
             }
             CKind::SingleWithSuppress { action, window, .. } => {
                 let desc = self.desc_of(&rule.desc, vars);
@@ -366,7 +374,9 @@ impl Engine {
                 self.ops.remove(key);
             }
             State::Pair {
-                with_window, action, ..
+                with_window,
+                action,
+                ..
             } => {
                 let with_window = *with_window;
                 let action = action.clone();
@@ -528,9 +538,16 @@ impl Engine {
             act1 = self.actions_for(action, vars, b'$');
             act2 = action2.list.clone();
             act2_copied = action2.volatile || action2.volatile_pct;
-            let ctx2_volatile = m2.ctx.as_ref().is_some_and(|c| c.volatile || c.volatile_pct);
+            let ctx2_volatile = m2
+                .ctx
+                .as_ref()
+                .is_some_and(|c| c.volatile || c.volatile_pct);
             match m2.pat.kind {
-                PatternKind::RegExp | PatternKind::NRegExp | PatternKind::PerlFunc | PatternKind::NPerlFunc | PatternKind::Cached => {
+                PatternKind::RegExp
+                | PatternKind::NRegExp
+                | PatternKind::PerlFunc
+                | PatternKind::NPerlFunc
+                | PatternKind::Cached => {
                     if *deferred {
                         let quoted = vars.map_values(quotemeta);
                         let src = subst_matchvars(&quoted, &self.cache, &m2.pat.text, b'$');
@@ -542,7 +559,11 @@ impl Engine {
                                 pattern2 = Arc::new(p);
                             }
                             Err(e) => {
-                                let kind = if *with_window { "PairWithWindow" } else { "Pair" };
+                                let kind = if *with_window {
+                                    "PairWithWindow"
+                                } else {
+                                    "Pair"
+                                };
                                 crate::err!(
                                     "Runtime variable evaluation yielded an invalid regular expression '{}' for {kind} rule: {e}",
                                     String::from_utf8_lossy(&src)
@@ -615,7 +636,10 @@ impl Engine {
                 },
             },
         );
-        self.pair_ops.entry((fi, rule.number)).or_default().push(desc.clone());
+        self.pair_ops
+            .entry((fi, rule.number))
+            .or_default()
+            .push(desc.clone());
         if !*with_window {
             self.exec_list(&act1, &desc);
         }
@@ -637,7 +661,11 @@ impl Engine {
         };
         let preeval2 = m2.ctx.as_ref().is_some_and(|c| c.preeval);
         let volatile2 = m2.ctx.as_ref().is_some_and(|c| c.volatile);
-        let descs = self.pair_ops.get(&(fi, rule.number)).cloned().unwrap_or_default();
+        let descs = self
+            .pair_ops
+            .get(&(fi, rule.number))
+            .cloned()
+            .unwrap_or_default();
         let mut ret = false;
         for d in descs {
             let key = (fi, rule.number, d);
@@ -701,7 +729,11 @@ impl Engine {
                     let (mut desc2, mut list) = (desc2.clone(), action2.clone());
                     if !vars.is_empty() {
                         if rule_action2.volatile || rule_action2.volatile_pct {
-                            let base = if *act2_copied { list.clone() } else { rule_action2.list.clone() };
+                            let base = if *act2_copied {
+                                list.clone()
+                            } else {
+                                rule_action2.list.clone()
+                            };
                             list = self.subst_list(&base, &vars, b'$');
                         }
                         desc2 = subst_matchvars(&vars, &self.cache, &desc2, b'$');
@@ -717,7 +749,13 @@ impl Engine {
     }
 
     /// EventGroup processing of an event of type `idx`.
-    pub(crate) fn process_eventgroup(&mut self, fi: usize, ri: usize, idx: usize, vars: &MatchVars) {
+    pub(crate) fn process_eventgroup(
+        &mut self,
+        fi: usize,
+        ri: usize,
+        idx: usize,
+        vars: &MatchVars,
+    ) {
         let prog = self.prog.clone();
         let rule = &prog.files[fi].rules[ri];
         let CKind::EventGroup {
@@ -778,9 +816,13 @@ impl Engine {
             }
         });
         if let Some(Op {
-            state: State::Group {
-                all, counts, suppress, ..
-            },
+            state:
+                State::Group {
+                    all,
+                    counts,
+                    suppress,
+                    ..
+                },
             ..
         }) = self.ops.get_mut(&key)
         {
@@ -792,13 +834,14 @@ impl Engine {
         let count_l = self.actions_for(&events[idx].count, vars, b'$');
         self.exec_list(&count_l, &desc);
         let Some(Op {
-            state: State::Group {
-                all,
-                counts,
-                suppress,
-                action,
-                ..
-            },
+            state:
+                State::Group {
+                    all,
+                    counts,
+                    suppress,
+                    action,
+                    ..
+                },
             ..
         }) = self.ops.get(&key)
         else {

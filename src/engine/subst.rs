@@ -123,7 +123,10 @@ pub fn subst_matchvars(vars: &MatchVars, cache: &MatchCache, text: &[u8], token:
                     if v > 0 && body.get(e + 1 + v) == Some(&b'}') {
                         let entry = String::from_utf8_lossy(&body[..e]);
                         let var = String::from_utf8_lossy(&body[e + 1..e + 1 + v]);
-                        if let Some(Some(val)) = cache.get(entry.as_ref()).and_then(|m| m.map.get(var.as_ref())) {
+                        if let Some(Some(val)) = cache
+                            .get(entry.as_ref())
+                            .and_then(|m| m.map.get(var.as_ref()))
+                        {
                             out.extend_from_slice(val);
                         }
                         i += 1 + 2 + e + 1 + v + 1;
@@ -252,8 +255,13 @@ mod tests {
     #[test]
     fn dollar_forms() {
         let c = MatchCache::new();
-        let s = |t: &str| String::from_utf8(subst_matchvars(&vars(), &c, t.as_bytes(), b'$')).unwrap_or_default();
-        assert_eq!(s("$1 ${1}0 $10 $$ $2 $+{name} $0 $x"), "a a0 ten $  N line $x");
+        let s = |t: &str| {
+            String::from_utf8(subst_matchvars(&vars(), &c, t.as_bytes(), b'$')).unwrap_or_default()
+        };
+        assert_eq!(
+            s("$1 ${1}0 $10 $$ $2 $+{name} $0 $x"),
+            "a a0 ten $  N line $x"
+        );
         assert_eq!(s("$$1"), "$1");
         assert_eq!(s("$$$1"), "$a");
     }
@@ -279,7 +287,10 @@ mod tests {
 
     #[test]
     fn action_vars_are_greedy() {
-        assert_eq!(subst_actionvars(b"%s %{s}x %.nlY %{.nl}Y %% 50%u", &mut Fixed), b"desc descx  \nY % 50");
+        assert_eq!(
+            subst_actionvars(b"%s %{s}x %.nlY %{.nl}Y %% 50%u", &mut Fixed),
+            b"desc descx  \nY % 50"
+        );
     }
 
     #[test]

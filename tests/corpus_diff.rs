@@ -10,6 +10,10 @@
 //! * `stub <program>`: a program the rules call. A bare name is found through PATH, whose
 //!   first directory holds the stubs; an absolute path (`/usr/bin/mail`) is rewritten to the
 //!   stub in the copies of the rule files both programs get (nothing else in the files changes).
+//! * `stubnostdin <program>`: like `stub`, but the stub does not read its stdin. For programs
+//!   run by `shellcmd`: SEC gives those children its own stdin (the input pipe here), so a
+//!   stub reading it would eat SEC's input, racing with SEC (rsec gives them /dev/null; that
+//!   difference is reported, but cannot be compared deterministically).
 //! * `stubexit <program> <substring> <code>`: that stub exits with `code` when its arguments
 //!   contain `substring` (for `script=` programs such as ping), else 0.
 //! * `arg <argument>`: an extra command-line argument for both programs.
@@ -108,6 +112,7 @@ struct Case {
     helpers: Vec<String>,
     stubs: Vec<String>,
     stub_exits: Vec<(String, String, i32)>,
+    no_stdin: Vec<String>,
     args: Vec<String>,
     loggrep: Vec<regex::Regex>,
     hold: f64,
@@ -143,6 +148,10 @@ fn load_case(name: &str) -> Result<Case, String> {
                 let code = p[2].parse().map_err(|_| bad())?;
                 c.stub_exits
                     .push((p[0].to_string(), p[1].to_string(), code));
+            }
+            "stubnostdin" => {
+                c.no_stdin.push(stub_name(&arg).to_string());
+                c.stubs.push(arg);
             }
             "arg" => c.args.push(arg),
             "loggrep" => c
@@ -266,12 +275,17 @@ fn prepare(case: &Case, tag: &str) -> Result<PathBuf, String> {
                 ));
             }
         }
+        let read = if case.no_stdin.iter().any(|n| n == name) {
+            "body=''"
+        } else {
+            "if [ -t 0 ]; then body=''; else body=$(cat | sed 's/^/  | /'); fi"
+        };
         // One record per call, written with a single append so that concurrent calls
         // do not interleave.
         let script = format!(
             "#!/bin/sh\n\
              code=0\n{exits}\
-             if [ -t 0 ]; then body=''; else body=$(cat | sed 's/^/  | /'); fi\n\
+             {read}\n\
              rec=$(printf '%s' {name_q}; for a in \"$@\"; do printf ' [%s]' \"$a\"; done; \
              printf ' exit=%s' \"$code\")\n\
              printf '%s\\n%s\\n' \"$rec\" \"$body\" >> {log}\n\

@@ -17,6 +17,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod glob;
+pub mod io;
 pub mod logging;
 pub mod pattern;
 pub mod timefmt;

@@ -180,7 +180,10 @@ fn follows_truncation_and_recreation_keeping_partial_line() {
         .unwrap();
     assert!(collect(&mut inputs, 1, Duration::from_millis(50)).is_empty());
     append(&f, b"c\n");
-    assert_eq!(texts(&collect(&mut inputs, 1, Duration::from_secs(1))), ["c"]);
+    assert_eq!(
+        texts(&collect(&mut inputs, 1, Duration::from_secs(1))),
+        ["c"]
+    );
     // Renamed and recreated: the old file's rest first, then the new file from its start.
     append(&f, b"d\nab");
     fs::rename(&f, d.join("f.1")).unwrap();
@@ -230,19 +233,31 @@ fn addinput_and_dropinput() {
     assert!(inputs.add_input(&xs, "0", Some("XCTX")));
     assert!(inputs.add_input(&ys, "-", None));
     assert!(!inputs.add_input(&xs, "0", None), "already an input");
-    assert!(!inputs.add_input(&path_str(&base), "0", None), "static input");
-    assert!(!inputs.add_input(&path_str(&d.join("z")), "x1", None), "bad offset");
+    assert!(
+        !inputs.add_input(&path_str(&base), "0", None),
+        "static input"
+    );
+    assert!(
+        !inputs.add_input(&path_str(&d.join("z")), "x1", None),
+        "bad offset"
+    );
     append(&y, b"y-new\n");
     let got = collect(&mut inputs, 3, Duration::from_secs(1));
     assert_eq!(texts(&got), ["x1", "y-new", "x2"]);
     assert_eq!(got[0].context.as_deref(), Some("XCTX"));
     assert_eq!(got[1].context, None);
-    assert!(!inputs.drop_input(&path_str(&base)), "only dynamic inputs drop");
+    assert!(
+        !inputs.drop_input(&path_str(&base)),
+        "only dynamic inputs drop"
+    );
     assert!(inputs.drop_input(&ys));
     assert!(!inputs.drop_input(&ys));
     append(&y, b"y-gone\n");
     append(&x, b"x3\n");
-    assert_eq!(texts(&collect(&mut inputs, 2, Duration::from_millis(300))), ["x3"]);
+    assert_eq!(
+        texts(&collect(&mut inputs, 2, Duration::from_millis(300))),
+        ["x3"]
+    );
     // A full restart forgets dynamic inputs and reopens the rest at EOF.
     append(&base, b"before\n");
     inputs.reopen_all();
@@ -279,7 +294,10 @@ fn positions_resume_where_reading_stopped() {
     let mut c = cfg(&[&f], true);
     c.fromstart = true;
     let mut inputs = Inputs::open(c.clone());
-    assert_eq!(texts(&collect(&mut inputs, 1, Duration::from_secs(1))), ["l1"]);
+    assert_eq!(
+        texts(&collect(&mut inputs, 1, Duration::from_secs(1))),
+        ["l1"]
+    );
     let pos = inputs.positions();
     assert_eq!(pos.len(), 1);
     assert_eq!(pos[0].0, path_str(&f));
@@ -317,7 +335,11 @@ fn check_timeout_delays_polls() {
     append(&f, b"x\n");
     let got = collect(&mut inputs, 1, Duration::from_secs(4));
     assert_eq!(texts(&got), ["x"]);
-    assert!(t0.elapsed() >= Duration::from_millis(900), "{:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        t0.elapsed()
+    );
 }
 
 #[test]

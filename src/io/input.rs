@@ -678,20 +678,21 @@ impl Inputs {
 
     /// Collects finished timeout-script children, warning about failures as SEC does.
     fn reap_children(&mut self) {
-        self.children.retain_mut(|(child, cmdline)| match child.try_wait() {
-            Ok(None) => true,
-            Ok(Some(status)) => {
-                if let Some(code) = status.code().filter(|&c| c != 0) {
-                    crate::warn!(
-                        "Child {} terminated with non-zero exitcode {code} ( {cmdline} )",
-                        child.id()
-                    );
+        self.children
+            .retain_mut(|(child, cmdline)| match child.try_wait() {
+                Ok(None) => true,
+                Ok(Some(status)) => {
+                    if let Some(code) = status.code().filter(|&c| c != 0) {
+                        crate::warn!(
+                            "Child {} terminated with non-zero exitcode {code} ( {cmdline} )",
+                            child.id()
+                        );
+                    }
+                    false
                 }
-                false
-            }
-            // Someone else (a global SIGCHLD reaper) collected it.
-            Err(_) => false,
-        });
+                // Someone else (a global SIGCHLD reaper) collected it.
+                Err(_) => false,
+            });
     }
 
     /// With `--notail`: true when every input has reached EOF (or could not be opened) and

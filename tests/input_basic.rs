@@ -10,12 +10,27 @@ use std::time::{Duration, Instant};
 
 use rsec::io::input::{InputConfig, InputLine, Inputs};
 
-/// A fresh, empty directory for one test.
-fn tmpdir(test: &str) -> PathBuf {
+/// A fresh, empty directory for one test, removed when the test ends.
+struct TmpDir(PathBuf);
+
+impl std::ops::Deref for TmpDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmpdir(test: &str) -> TmpDir {
     let d = std::env::temp_dir().join(format!("rsec-input-{}-{test}", std::process::id()));
     let _ = fs::remove_dir_all(&d);
     fs::create_dir_all(&d).expect("create temp dir");
-    d
+    TmpDir(d)
 }
 
 fn path_str(p: &Path) -> String {

@@ -4,7 +4,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::sleep;
@@ -12,11 +12,27 @@ use std::time::{Duration, Instant};
 
 use rsec::io::input::{InputConfig, Inputs};
 
-fn tmpdir(test: &str) -> PathBuf {
+/// A fresh, empty directory for one test, removed when the test ends.
+struct TmpDir(PathBuf);
+
+impl std::ops::Deref for TmpDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tmpdir(test: &str) -> TmpDir {
     let d = std::env::temp_dir().join(format!("rsec-input-{}-{test}", std::process::id()));
     let _ = fs::remove_dir_all(&d);
     fs::create_dir_all(&d).expect("create temp dir");
-    d
+    TmpDir(d)
 }
 
 const LINES: u64 = 20_000;
@@ -44,7 +60,12 @@ fn every_line_once_in_order_across_rotations() {
     let seen = Arc::new(AtomicU64::new(0));
     let writer_done = Arc::new(AtomicBool::new(false));
     let writer = {
-        let (seen, done, log, d) = (seen.clone(), writer_done.clone(), log.clone(), d.clone());
+        let (seen, done, log, d) = (
+            seen.clone(),
+            writer_done.clone(),
+            log.clone(),
+            d.to_path_buf(),
+        );
         std::thread::spawn(move || {
             let mut f = open_append(&log);
             let mut rotations = (0, 0);

@@ -90,4 +90,5 @@ fn stdin_regular_file_is_tailed_from_its_end() {
         run_helper("notail", open(), None),
         ["LINE x", "LINE y", "CLOSED true"]
     );
+    let _ = std::fs::remove_dir_all(&d);
 }

@@ -807,13 +807,14 @@ impl Inputs {
         let wanted = expand(&self.cfg.patterns);
         self.sources
             .retain(|name, src| src.dynamic || wanted.contains_key(name));
-        let mut names: Vec<(String, Option<Option<String>>)> =
-            wanted.into_iter().map(|(n, c)| (n, Some(c))).collect();
-        for (name, src) in &self.sources {
-            if src.dynamic {
-                names.push((name.clone(), None));
-            }
-        }
+        // A dynamic input keeps its own context; a name the patterns now give takes theirs.
+        let mut names: Vec<(String, Option<Option<String>>)> = self
+            .sources
+            .iter()
+            .filter(|(name, src)| src.dynamic && !wanted.contains_key(*name))
+            .map(|(name, _)| (name.clone(), None))
+            .collect();
+        names.extend(wanted.into_iter().map(|(n, c)| (n, Some(c))));
         names.sort();
         for (name, ctx) in names {
             let src = self

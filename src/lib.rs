@@ -11,12 +11,14 @@
 //! * [`config`] owns reading rule files into a typed, validated model, with SEC's diagnostics.
 //! * [`pattern`] owns the pattern types and their compiled matchers.
 //! * [`logging`] owns SEC's log destinations and levels.
+//! * [`io`] owns the outside world: output files and sockets, child processes.
 //! * [`app`] wires the phases together for the binary.
 
 pub mod app;
 pub mod cli;
 pub mod config;
 pub mod glob;
+pub mod io;
 pub mod logging;
 pub mod pattern;
 pub mod timefmt;

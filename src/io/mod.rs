@@ -1,0 +1,4 @@
+//! The outside world: inputs, outputs, child processes, signals. Decides no correlation.
+
+pub mod child;
+pub mod output;

@@ -20,7 +20,10 @@ fn with_log<F: FnOnce()>(f: F) -> Vec<String> {
     let _guard = LOG.lock().unwrap_or_else(|e| e.into_inner());
     logging::start_capture();
     f();
-    logging::take_capture().into_iter().map(|(_, m)| m).collect()
+    logging::take_capture()
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect()
 }
 
 fn has(log: &[String], msg: &str) -> bool {
@@ -176,7 +179,10 @@ fn udgram_sends_without_newline_and_keeps_the_socket() {
         out.write(WriteKind::Udgram, "/dev/null", b"x");
     });
     assert!(has(&log, &format!("Closing unix datagram socket '{name}'")));
-    assert!(has(&log, &format!("Socket '{name}' is not open, can't close")));
+    assert!(has(
+        &log,
+        &format!("Socket '{name}' is not open, can't close")
+    ));
     assert!(has(
         &log,
         "Can't send event 'x' to socket '/dev/null' (socket does not exist)"

@@ -21,11 +21,17 @@ fn broken_stdout_pipe_does_not_kill_the_process() {
     let mut out = Outputs::default();
     out.write(WriteKind::Write, "-", b"a");
     out.write(WriteKind::Writen, "-", b"b");
-    let log: Vec<String> = logging::take_capture().into_iter().map(|(_, m)| m).collect();
+    let log: Vec<String> = logging::take_capture()
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect();
 
     nix::unistd::dup2(saved, 1).expect("restore stdout");
     let _ = nix::unistd::close(saved);
-    assert!(log.contains(&"Writing event 'a' to file '-'".to_string()), "{log:?}");
+    assert!(
+        log.contains(&"Writing event 'a' to file '-'".to_string()),
+        "{log:?}"
+    );
     assert!(
         log.contains(&"Error when writing event 'a' to '-' (Broken pipe)".to_string()),
         "{log:?}"

@@ -5,7 +5,11 @@
 //! `exec(STRING)` would use one, see [`needs_shell`]), feeds their standard input without
 //! blocking, splits the standard output of spawned children into lines, reaps them with
 //! `waitpid(WNOHANG)` so that none is left a zombie, and logs their creation and exit
-//! statuses with SEC 2.9.1's wording. It does not decide what to run or what a line or an
+//! statuses with SEC 2.9.1's wording (`Child PID created for command '...'` at debug; a
+//! non-zero exit as a warning, `Child PID terminated with non-zero exitcode N ( CMD )`; for
+//! SingleWithScript, `Child PID terminated with [non-zero ]exitcode N` at debug). The
+//! action's own line (`Executing shell command '...'`, `Feeding event ...`) is the
+//! engine's to log, as it alone knows which action ran. It does not decide what to run or what a line or an
 //! exit status means: the engine turns [`ChildEvent`]s into synthetic events and
 //! SingleWithScript's action choice.
 //!

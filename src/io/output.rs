@@ -7,7 +7,11 @@
 //! drop. Nothing here blocks: files are written at once (SEC's unbuffered `syswrite`), FIFOs
 //! are opened non-blocking, stream sockets connect non-blocking and buffer until connected,
 //! and [`Outputs::poll`] moves pending connects and flushes along. The log lines are SEC
-//! 2.9.1's, word for word, at the levels SEC uses (all debug).
+//! 2.9.1's, word for word, at the levels SEC uses (all debug), including the per-action
+//! `Writing event '...' to file '...'` and `Sending event '...' to ...` lines, so the engine
+//! must not log those itself. A write to a standard output whose reader has gone fails
+//! with EPIPE and is logged (`Error when writing event 'x' to '-' (Broken pipe)`) at each
+//! attempt, as SEC does; the process goes on (see [`ignore_sigpipe`]).
 //!
 //! This module decides nothing about correlation: the engine has already chosen the target
 //! and substituted the text, and nothing written here flows back into event processing.

@@ -2,16 +2,17 @@
 //! loop. `main.rs` calls [`run`]; this module wires the rooms together and owns nothing
 //! else.
 
+use std::cell::RefCell;
 use std::ffi::OsString;
-use std::io::{BufRead, Write};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
+use std::rc::Rc;
 use std::time::Duration;
 
+use crate::io::input::{InputConfig, Inputs};
+use crate::io::world::{InputRequest, Report, SharedWorld, World};
+
 use crate::cli::{self, Command as CliCommand, Options};
-use crate::config::action::{CloseKind, Command, WriteKind};
 use crate::config::{self, LoadOptions, RuleFile};
-use crate::engine::{compile, ChildMode, Effects, Engine, EngineOptions, WallClock};
+use crate::engine::{compile, Engine, EngineOptions, WallClock};
 
 /// Loads every rule file named by the `--conf` patterns, in order, skipping duplicates.
 pub fn load_rule_files(patterns: &[String], opts: &LoadOptions) -> Vec<RuleFile> {
@@ -84,249 +85,101 @@ pub fn run(mut args: Vec<OsString>) -> i32 {
         evstoresize: opts.evstoresize as usize,
         quoting: opts.quoting,
     };
-    let (child_tx, child_rx) = mpsc::channel();
-    let effects = BasicEffects::new(child_tx);
+    crate::io::output::ignore_sigpipe();
+    let world = Rc::new(RefCell::new(World::new(Duration::from_secs(
+        opts.socket_timeout,
+    ))));
+    let effects = SharedWorld(world.clone());
     let mut engine = Engine::new(prog, eopts, Box::new(WallClock), Box::new(effects));
-    event_loop(&mut engine, &opts, child_rx)
+    event_loop(&mut engine, &opts, &world)
 }
 
-/// What a child process reports back.
-enum ChildEvent {
-    Line(Vec<u8>, Vec<u8>),
-    ScriptDone(u64, i32),
-}
-
-/// One line of input: text, source name, internal context.
-type InputLine = (Vec<u8>, Arc<str>, Option<Vec<u8>>);
-
-fn start_inputs(opts: &Options) -> Receiver<InputLine> {
-    let (tx, rx) = mpsc::channel();
-    let mut specs: Vec<(String, Option<String>)> = Vec::new();
-    for spec in &opts.input {
-        let (pat, ctx) = cli::split_input_spec(spec);
-        for f in crate::glob::glob(pat) {
-            specs.push((f, ctx.map(str::to_string)));
-        }
+fn input_config(opts: &Options) -> InputConfig {
+    InputConfig {
+        patterns: opts
+            .input
+            .iter()
+            .map(|spec| {
+                let (pat, ctx) = cli::split_input_spec(spec);
+                (pat.to_string(), ctx.map(str::to_string))
+            })
+            .collect(),
+        tail: opts.tail,
+        fromstart: opts.fromstart,
+        reopen_timeout: opts.reopen_timeout,
+        check_timeout: opts.check_timeout,
+        blocksize: opts.blocksize.max(1) as usize,
+        rwfifo: opts.rwfifo,
+        input_timeout: opts.input_timeout,
+        timeout_script: opts.timeout_script.clone(),
     }
-    specs.sort();
-    for (name, ctx) in specs {
-        let tx: Sender<InputLine> = tx.clone();
-        let tail = opts.tail && !opts.fromstart;
-        std::thread::spawn(move || {
-            let src: Arc<str> = Arc::from(name.as_str());
-            let ctx = ctx.map(String::into_bytes);
-            let reader: Box<dyn BufRead> = if name == "-" {
-                Box::new(std::io::BufReader::new(std::io::stdin()))
-            } else {
-                match std::fs::File::open(&name) {
-                    Ok(mut f) => {
-                        if tail {
-                            let _ = std::io::Seek::seek(&mut f, std::io::SeekFrom::End(0));
-                        }
-                        Box::new(std::io::BufReader::new(f))
-                    }
-                    Err(e) => {
-                        crate::err!("Can't open input file {name} ({})", config::io_reason(&e));
-                        return;
-                    }
-                }
-            };
-            for line in reader.split(b'\n') {
-                let Ok(line) = line else { break };
-                if tx.send((line, src.clone(), ctx.clone())).is_err() {
-                    break;
+}
+
+fn event_loop(engine: &mut Engine, opts: &Options, world: &Rc<RefCell<World>>) -> i32 {
+    let mut inputs = Inputs::open(input_config(opts));
+    let poll = Duration::from_secs_f64(opts.poll_timeout.max(0.0));
+    engine.startup();
+    loop {
+        let mut child_data = false;
+        if !engine.has_synthetic() {
+            let reports = world.borrow_mut().poll(Duration::ZERO);
+            for r in reports {
+                child_data = true;
+                match r {
+                    Report::Line(line, ctx) => engine.push_synthetic(line, ctx),
+                    Report::Script(token, status) => engine.script_finished(token, status),
                 }
             }
-        });
-    }
-    rx
-}
-
-fn event_loop(engine: &mut Engine, opts: &Options, children: Receiver<ChildEvent>) -> i32 {
-    let inputs = start_inputs(opts);
-    let poll = Duration::from_secs_f64(opts.poll_timeout.max(0.01));
-    engine.startup();
-    let mut inputs_open = true;
-    loop {
-        if !engine.has_synthetic() {
-            while let Ok(ev) = children.try_recv() {
-                match ev {
-                    ChildEvent::Line(line, ctx) => engine.push_synthetic(line, ctx),
-                    ChildEvent::ScriptDone(token, status) => engine.script_finished(token, status),
+        }
+        let requests: Vec<InputRequest> = std::mem::take(&mut world.borrow_mut().input_requests);
+        for r in requests {
+            match r {
+                InputRequest::Add {
+                    file,
+                    offset,
+                    context,
+                } => {
+                    inputs.add_input(&file, &offset, Some(&context));
+                }
+                InputRequest::Drop(file) => {
+                    inputs.drop_input(&file);
                 }
             }
         }
         if let Some((line, ctx)) = engine.next_synthetic() {
             engine.process(&line, None, Some(ctx));
-        } else if inputs_open {
-            match inputs.recv_timeout(poll) {
-                Ok((line, src, ctx)) => engine.process(&line, Some(src), ctx),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => inputs_open = false,
-            }
-        } else if !opts.tail {
-            engine.shutdown();
-            return 0;
+        } else if let Some(l) = inputs.read_line() {
+            let ctx = l.context.as_ref().map(|c| c.as_bytes().to_vec());
+            engine.process(&l.line, Some(l.source), ctx);
         } else {
-            std::thread::sleep(poll);
+            if !opts.tail && inputs.all_closed() {
+                return finish(engine, opts, world);
+            }
+            if !child_data {
+                std::thread::sleep(inputs.poll_timeout_hint(poll));
+            }
         }
         engine.maybe_tick();
         for s in engine.take_signals() {
             if s == crate::engine::Signal::Term {
-                engine.shutdown();
-                return 0;
+                return finish(engine, opts, world);
             }
         }
     }
 }
 
-/// Minimal effects until the full output and child-process layer lands: standard output
-/// and files (kept open), child processes run through threads.
-struct BasicEffects {
-    files: std::collections::HashMap<Vec<u8>, std::fs::File>,
-    child_tx: Sender<ChildEvent>,
-}
-
-impl BasicEffects {
-    fn new(child_tx: Sender<ChildEvent>) -> Self {
-        Self {
-            files: Default::default(),
-            child_tx,
+/// SEC's exit: SEC_SHUTDOWN, then with --childterm the children get up to three seconds
+/// (SEC sleeps that long when it generated SEC_SHUTDOWN) before they are sent SIGTERM.
+fn finish(engine: &mut Engine, opts: &Options, world: &Rc<RefCell<World>>) -> i32 {
+    engine.shutdown();
+    if opts.childterm {
+        if opts.intevents {
+            let deadline = std::time::Instant::now() + Duration::from_secs(3);
+            while world.borrow().children.count() > 0 && std::time::Instant::now() < deadline {
+                world.borrow_mut().poll(Duration::from_millis(50));
+            }
         }
+        world.borrow_mut().children.terminate_all();
     }
-}
-
-fn has_shell_meta(s: &[u8]) -> bool {
-    s.iter().any(|c| b"$&*(){}[]'\";\\|?<>~`\n".contains(c))
-}
-
-fn to_os(b: &[u8]) -> OsString {
-    use std::os::unix::ffi::OsStringExt;
-    OsString::from_vec(b.to_vec())
-}
-
-impl Effects for BasicEffects {
-    fn write(&mut self, kind: WriteKind, target: &[u8], text: &[u8]) {
-        let mut data = text.to_vec();
-        if kind == WriteKind::Write {
-            data.push(b'\n');
-        }
-        if target == b"-" {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(&data);
-            let _ = out.flush();
-            return;
-        }
-        let path = to_os(target);
-        if kind == WriteKind::Owritecl {
-            if let Ok(mut f) = std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(&path)
-            {
-                let _ = f.write_all(&data);
-            }
-            return;
-        }
-        if !self.files.contains_key(target) {
-            match std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(&path)
-            {
-                Ok(f) => {
-                    self.files.insert(target.to_vec(), f);
-                }
-                Err(e) => {
-                    crate::err!(
-                        "Can't open output file {} ({})",
-                        String::from_utf8_lossy(target),
-                        config::io_reason(&e)
-                    );
-                    return;
-                }
-            }
-        }
-        if let Some(f) = self.files.get_mut(target) {
-            let _ = f.write_all(&data);
-        }
-    }
-
-    fn close(&mut self, _kind: CloseKind, target: &[u8]) {
-        self.files.remove(target);
-    }
-
-    fn command(&mut self, cmd: Command<Vec<u8>>, mode: ChildMode) {
-        let mut c = match &cmd {
-            Command::Shell(s) if s.is_empty() => {
-                if let ChildMode::Pipe { input } | ChildMode::Script { input, .. } = &mode {
-                    let mut out = std::io::stdout().lock();
-                    let _ = out.write_all(input);
-                    let _ = out.flush();
-                }
-                return;
-            }
-            Command::Shell(s) if has_shell_meta(s) => {
-                let mut c = std::process::Command::new("/bin/sh");
-                c.arg("-c").arg(to_os(s));
-                c
-            }
-            Command::Shell(s) => {
-                let words: Vec<&[u8]> = s
-                    .split(|b| b.is_ascii_whitespace())
-                    .filter(|w| !w.is_empty())
-                    .collect();
-                let Some((first, rest)) = words.split_first() else {
-                    return;
-                };
-                let mut c = std::process::Command::new(to_os(first));
-                c.args(rest.iter().map(|w| to_os(w)));
-                c
-            }
-            Command::Exec(v) => {
-                let Some((first, rest)) = v.split_first() else {
-                    return;
-                };
-                let mut c = std::process::Command::new(to_os(first));
-                c.args(rest.iter().map(|w| to_os(w)));
-                c
-            }
-        };
-        let piped_in = matches!(mode, ChildMode::Pipe { .. } | ChildMode::Script { .. });
-        c.stdin(if piped_in {
-            std::process::Stdio::piped()
-        } else {
-            std::process::Stdio::null()
-        });
-        if matches!(mode, ChildMode::Spawn { .. }) {
-            c.stdout(std::process::Stdio::piped());
-        }
-        let mut child = match c.spawn() {
-            Ok(ch) => ch,
-            Err(e) => {
-                crate::err!("Could not fork command ({e})");
-                return;
-            }
-        };
-        let tx = self.child_tx.clone();
-        std::thread::spawn(move || {
-            if let (Some(mut stdin), ChildMode::Pipe { input } | ChildMode::Script { input, .. }) =
-                (child.stdin.take(), &mode)
-            {
-                let _ = stdin.write_all(input);
-            }
-            if let (Some(out), ChildMode::Spawn { context }) = (child.stdout.take(), &mode) {
-                for line in std::io::BufReader::new(out)
-                    .split(b'\n')
-                    .map_while(Result::ok)
-                {
-                    let _ = tx.send(ChildEvent::Line(line, context.clone()));
-                }
-            }
-            let status = child.wait().ok().and_then(|s| s.code()).unwrap_or(-1);
-            if let ChildMode::Script { token, .. } = mode {
-                let _ = tx.send(ChildEvent::ScriptDone(token, status));
-            }
-        });
-    }
+    0
 }

@@ -665,14 +665,11 @@ fn corpus_diff() {
     for h in hs {
         h.join().unwrap();
     }
-    let mut results = Arc::try_unwrap(results)
-        .ok()
-        .unwrap()
-        .into_inner()
-        .unwrap();
+    let mut results = Arc::try_unwrap(results).ok().unwrap().into_inner().unwrap();
     results.sort_by(|a, b| a.0.name.cmp(&b.0.name));
 
-    let mut table = String::from("\ncase                    result   time  SEC stubs/stdout lines\n");
+    let mut table =
+        String::from("\ncase                    result   time  SEC stubs/stdout lines\n");
     let mut details = String::new();
     let mut failed = 0;
     for (case, res, secs) in &results {

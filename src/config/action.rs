@@ -58,11 +58,11 @@ pub enum CloseKind {
 
 /// How a child-process action runs its command.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Command {
+pub enum Command<S = String> {
     /// A command line for Perl's `exec(STRING)` (a shell only with metacharacters).
-    Shell(String),
+    Shell(S),
     /// Split on whitespace at load time, run without a shell.
-    Exec(Vec<String>),
+    Exec(Vec<S>),
 }
 
 /// Context store edits that take a context name and a string.
@@ -106,96 +106,96 @@ pub enum Query {
 
 /// One action. Text fields are unsubstituted; variable fields are names without `%`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Action {
+pub enum Action<S = String> {
     /// `none`.
     None,
     /// `logonly [str]`.
-    Logonly(String),
+    Logonly(S),
     /// write, writen, owritecl, udgram, ustream, udpsock, tcpsock.
     Write {
         /// Which one.
         kind: WriteKind,
         /// File, socket path or host:port.
-        target: String,
+        target: S,
         /// The string.
-        text: String,
+        text: S,
     },
     /// closef, closeudgr, closeustr, closeudp, closetcp, dropinput.
     Close {
         /// Which one.
         kind: CloseKind,
         /// The name.
-        target: String,
+        target: S,
     },
     /// shellcmd and cmdexec.
-    ShellCmd(Command),
+    ShellCmd(Command<S>),
     /// spawn, spawnexec, cspawn, cspawnexec.
     Spawn {
         /// The internal context of the events (cspawn*), else `_INTERNAL_EVENT`.
-        context: Option<String>,
+        context: Option<S>,
         /// The command.
-        cmd: Command,
+        cmd: Command<S>,
     },
     /// pipe and pipeexec.
     Pipe {
         /// The string written to the command.
-        text: String,
+        text: S,
         /// The command (empty: standard output).
-        cmd: Command,
+        cmd: Command<S>,
     },
     /// `create [name [lifetime [(list)]]]`.
     Create {
         /// Context name.
-        name: String,
+        name: S,
         /// Lifetime (text, may hold variables).
-        lifetime: String,
+        lifetime: S,
         /// Action list run at expiry.
-        list: Vec<Action>,
+        list: Vec<Action<S>>,
     },
     /// `delete [name]`.
-    Delete(String),
+    Delete(S),
     /// `obsolete [name]`.
-    Obsolete(String),
+    Obsolete(S),
     /// `unalias [alias]`.
-    Unalias(String),
+    Unalias(S),
     /// `set name lifetime [(list)]`.
     Set {
         /// Context name.
-        name: String,
+        name: S,
         /// Lifetime, or `-` to keep it.
-        lifetime: String,
+        lifetime: S,
         /// Replacement expiry list, if given.
-        list: Option<Vec<Action>>,
+        list: Option<Vec<Action<S>>>,
     },
     /// `alias name [alias]`.
     Alias {
         /// Existing name.
-        name: String,
+        name: S,
         /// New name.
-        alias: String,
+        alias: S,
     },
     /// add, prepend, fill.
     Store {
         /// Which one.
         edit: StoreEdit,
         /// Context name.
-        name: String,
+        name: S,
         /// The string.
-        text: String,
+        text: S,
     },
     /// report and reportexec.
     Report {
         /// Context name.
-        name: String,
+        name: S,
         /// The command (empty: standard output).
-        cmd: Command,
+        cmd: Command<S>,
     },
     /// copy, pop, shift, empty.
     Take {
         /// Which one.
         op: StoreTake,
         /// Context name.
-        name: String,
+        name: S,
         /// Variable (may be empty for `empty`).
         var: String,
     },
@@ -206,69 +206,75 @@ pub enum Action {
         /// Variable.
         var: String,
         /// Context name.
-        name: String,
+        name: S,
     },
     /// `setltime name [lifetime]`.
     SetLtime {
         /// Context name.
-        name: String,
+        name: S,
         /// Lifetime.
-        lifetime: String,
+        lifetime: S,
     },
     /// `setctime time name`.
     SetCtime {
         /// Timestamp.
-        time: String,
+        time: S,
         /// Context name.
-        name: String,
+        name: S,
     },
     /// `event [N] [str]`: N is a literal delay.
     Event {
         /// Delay in seconds.
         delay: u64,
         /// The event text.
-        text: String,
+        text: S,
     },
     /// `tevent time [str]` and `cevent ctx time [str]`.
     TEvent {
         /// Internal context for cevent.
-        context: Option<String>,
+        context: Option<S>,
         /// Delay (text).
-        delay: String,
+        delay: S,
         /// The event text.
-        text: String,
+        text: S,
     },
     /// `reset [[+|-]N] [str]`.
     Reset {
+        /// The rule file (an index the engine fills in when it compiles the rules).
+        file: usize,
         /// The rule, as SEC computes it: N, or this rule's number plus or minus N.
-        rule: Option<RuleRef>,
+        rule: Option<i64>,
         /// The desc string.
-        text: String,
+        text: S,
     },
     /// `getwpos %var [+|-]N [str]`.
     GetWpos {
+        /// The rule file (an index the engine fills in when it compiles the rules).
+        file: usize,
         /// Variable.
         var: String,
         /// The rule.
-        rule: RuleRef,
+        rule: i64,
         /// The desc string.
-        text: String,
+        text: S,
     },
     /// `setwpos time [+|-]N [str]`.
     SetWpos {
+        /// The rule file (an index the engine fills in when it compiles the rules).
+        file: usize,
         /// The new window start.
-        time: String,
+        time: S,
         /// The rule.
-        rule: RuleRef,
+        rule: i64,
         /// The desc string.
-        text: String,
+        text: S,
     },
     /// assign and assignsq.
     Assign {
         /// Variable.
         var: String,
         /// Value.
-        text: String,
+        text: S,
         /// True for assignsq (shell single quoting).
         quote: bool,
     },
@@ -279,7 +285,7 @@ pub enum Action {
         /// Variable.
         var: String,
         /// Perl code.
-        code: String,
+        code: S,
     },
     /// `call %var %ref [params]`.
     Call {
@@ -288,73 +294,64 @@ pub enum Action {
         /// Variable holding the code reference.
         code_var: String,
         /// Parameters.
-        params: Vec<String>,
+        params: Vec<S>,
     },
     /// `lcall %var [params] -> code` / `:> code`.
     LCall {
         /// Variable.
         var: String,
         /// Parameters.
-        params: Vec<String>,
+        params: Vec<S>,
         /// Perl code of the sub.
-        code: String,
+        code: S,
         /// True for `:>`.
         cache: bool,
     },
     /// `rewrite N [str]`.
     Rewrite {
         /// Line count (text).
-        count: String,
+        count: S,
         /// The new text.
-        text: String,
+        text: S,
     },
     /// `addinput file [offset [ctx]]`.
     AddInput {
         /// File name.
-        file: String,
+        file: S,
         /// Offset or `-`.
-        offset: String,
+        offset: S,
         /// Internal context.
-        context: String,
+        context: S,
     },
     /// `sigemul SIGNAL`.
-    SigEmul(String),
+    SigEmul(S),
     /// `varset %var entry`.
     VarSet {
         /// Variable.
         var: String,
         /// Cache entry name.
-        entry: String,
+        entry: S,
     },
     /// `if %var (list) [else (list)]`.
     If {
         /// Variable.
         var: String,
         /// Run when true.
-        then: Vec<Action>,
+        then: Vec<Action<S>>,
         /// Run when false.
-        otherwise: Vec<Action>,
+        otherwise: Vec<Action<S>>,
     },
     /// `while %var (list)`.
     While {
         /// Variable.
         var: String,
         /// Body.
-        body: Vec<Action>,
+        body: Vec<Action<S>>,
     },
     /// `break`.
     Break,
     /// `continue`.
     Continue,
-}
-
-/// A rule reference of reset, getwpos and setwpos, resolved against the rule's number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RuleRef {
-    /// A plain `N`: the rule numbered N from 1 (0 means the current rule).
-    Absolute(u64),
-    /// `+N`/`-N`: already added to the current rule's 0-based number.
-    Relative(i64),
 }
 
 const MASK: char = '\u{1}';
@@ -537,12 +534,16 @@ fn nonempty(v: String, what: &str) -> Result<String, Vec<String>> {
     }
 }
 
-fn rule_ref(sign: &str, n: &str, rule: usize) -> RuleRef {
+/// SEC's rule reference: `+N`/`-N` relative to this rule, `0` this rule, `N` the rule
+/// numbered N from 1; the result is a 0-based rule number (possibly out of range).
+fn rule_ref(sign: &str, n: &str, rule: usize) -> i64 {
     let n: i64 = n.parse().unwrap_or(i64::MAX);
+    let rule = rule as i64;
     match sign {
-        "+" => RuleRef::Relative(rule as i64 + n),
-        "-" => RuleRef::Relative(rule as i64 - n),
-        _ => RuleRef::Absolute(n as u64),
+        "+" => rule.saturating_add(n),
+        "-" => rule - n,
+        _ if n == 0 => rule,
+        _ => n - 1,
     }
 }
 
@@ -853,6 +854,7 @@ fn parse_action(
             Some(rule_ref(&cap(&c, 1), &n, rule))
         };
         return Ok(Action::Reset {
+            file: 0,
             rule,
             text: or_default(strip_parens(&cap(&c, 3))),
         });
@@ -860,6 +862,7 @@ fn parse_action(
     if let Some(c) = RE_GETWPOS.captures(part) {
         let var = check_var(&cap(&c, 1))?;
         return Ok(Action::GetWpos {
+            file: 0,
             var,
             rule: rule_ref(&cap(&c, 2), &cap(&c, 3), rule),
             text: or_default(strip_parens(&cap(&c, 4))),
@@ -870,6 +873,7 @@ fn parse_action(
         let rule = rule_ref(&cap(&c, 2), &cap(&c, 3), rule);
         let time = nonempty(time, "Empty timestamp given for setwpos action")?;
         return Ok(Action::SetWpos {
+            file: 0,
             time,
             rule,
             text: or_default(strip_parens(&cap(&c, 4))),
@@ -1009,6 +1013,231 @@ fn parse_action(
     Err(vec![format!("Invalid action '{part}'")])
 }
 
+impl<S> Command<S> {
+    /// Maps every string of the command.
+    pub fn map<T>(&self, f: &mut impl FnMut(&S) -> T) -> Command<T> {
+        match self {
+            Command::Shell(s) => Command::Shell(f(s)),
+            Command::Exec(v) => Command::Exec(v.iter().map(&mut *f).collect()),
+        }
+    }
+}
+
+/// Maps every string of an action list (see [`Action::map`]).
+pub fn map_list<S, T>(list: &[Action<S>], f: &mut impl FnMut(&S) -> T) -> Vec<Action<T>> {
+    list.iter().map(|a| a.map(f)).collect()
+}
+
+impl<S> Action<S> {
+    /// Maps every string field that SEC substitutes variables into (not variable names),
+    /// recursing into nested action lists. Used to convert the parsed text to bytes and to
+    /// substitute match variables.
+    pub fn map<T>(&self, f: &mut impl FnMut(&S) -> T) -> Action<T> {
+        use Action as A;
+        match self {
+            A::None => A::None,
+            A::Logonly(s) => A::Logonly(f(s)),
+            A::Write { kind, target, text } => A::Write {
+                kind: *kind,
+                target: f(target),
+                text: f(text),
+            },
+            A::Close { kind, target } => A::Close {
+                kind: *kind,
+                target: f(target),
+            },
+            A::ShellCmd(c) => A::ShellCmd(c.map(f)),
+            A::Spawn { context, cmd } => A::Spawn {
+                context: context.as_ref().map(&mut *f),
+                cmd: cmd.map(f),
+            },
+            A::Pipe { text, cmd } => A::Pipe {
+                text: f(text),
+                cmd: cmd.map(f),
+            },
+            A::Create {
+                name,
+                lifetime,
+                list,
+            } => A::Create {
+                name: f(name),
+                lifetime: f(lifetime),
+                list: map_list(list, f),
+            },
+            A::Delete(s) => A::Delete(f(s)),
+            A::Obsolete(s) => A::Obsolete(f(s)),
+            A::Unalias(s) => A::Unalias(f(s)),
+            A::Set {
+                name,
+                lifetime,
+                list,
+            } => A::Set {
+                name: f(name),
+                lifetime: f(lifetime),
+                list: list.as_ref().map(|l| map_list(l, f)),
+            },
+            A::Alias { name, alias } => A::Alias {
+                name: f(name),
+                alias: f(alias),
+            },
+            A::Store { edit, name, text } => A::Store {
+                edit: *edit,
+                name: f(name),
+                text: f(text),
+            },
+            A::Report { name, cmd } => A::Report {
+                name: f(name),
+                cmd: cmd.map(f),
+            },
+            A::Take { op, name, var } => A::Take {
+                op: *op,
+                name: f(name),
+                var: var.clone(),
+            },
+            A::Query { op, var, name } => A::Query {
+                op: *op,
+                var: var.clone(),
+                name: f(name),
+            },
+            A::SetLtime { name, lifetime } => A::SetLtime {
+                name: f(name),
+                lifetime: f(lifetime),
+            },
+            A::SetCtime { time, name } => A::SetCtime {
+                time: f(time),
+                name: f(name),
+            },
+            A::Event { delay, text } => A::Event {
+                delay: *delay,
+                text: f(text),
+            },
+            A::TEvent {
+                context,
+                delay,
+                text,
+            } => A::TEvent {
+                context: context.as_ref().map(&mut *f),
+                delay: f(delay),
+                text: f(text),
+            },
+            A::Reset { file, rule, text } => A::Reset {
+                file: *file,
+                rule: *rule,
+                text: f(text),
+            },
+            A::GetWpos {
+                file,
+                var,
+                rule,
+                text,
+            } => A::GetWpos {
+                file: *file,
+                var: var.clone(),
+                rule: *rule,
+                text: f(text),
+            },
+            A::SetWpos {
+                file,
+                time,
+                rule,
+                text,
+            } => A::SetWpos {
+                file: *file,
+                time: f(time),
+                rule: *rule,
+                text: f(text),
+            },
+            A::Assign { var, text, quote } => A::Assign {
+                var: var.clone(),
+                text: f(text),
+                quote: *quote,
+            },
+            A::Free(v) => A::Free(v.clone()),
+            A::Eval { var, code } => A::Eval {
+                var: var.clone(),
+                code: f(code),
+            },
+            A::Call {
+                var,
+                code_var,
+                params,
+            } => A::Call {
+                var: var.clone(),
+                code_var: code_var.clone(),
+                params: params.iter().map(&mut *f).collect(),
+            },
+            A::LCall {
+                var,
+                params,
+                code,
+                cache,
+            } => A::LCall {
+                var: var.clone(),
+                params: params.iter().map(&mut *f).collect(),
+                code: f(code),
+                cache: *cache,
+            },
+            A::Rewrite { count, text } => A::Rewrite {
+                count: f(count),
+                text: f(text),
+            },
+            A::AddInput {
+                file,
+                offset,
+                context,
+            } => A::AddInput {
+                file: f(file),
+                offset: f(offset),
+                context: f(context),
+            },
+            A::SigEmul(s) => A::SigEmul(f(s)),
+            A::VarSet { var, entry } => A::VarSet {
+                var: var.clone(),
+                entry: f(entry),
+            },
+            A::If {
+                var,
+                then,
+                otherwise,
+            } => A::If {
+                var: var.clone(),
+                then: map_list(then, f),
+                otherwise: map_list(otherwise, f),
+            },
+            A::While { var, body } => A::While {
+                var: var.clone(),
+                body: map_list(body, f),
+            },
+            A::Break => A::Break,
+            A::Continue => A::Continue,
+        }
+    }
+}
+
+/// Sets the rule-file index of every reset, getwpos and setwpos in a list (nested lists
+/// included): they address operations of the file their rule comes from.
+pub fn set_file<S>(list: &mut [Action<S>], index: usize) {
+    for a in list {
+        match a {
+            Action::Reset { file, .. }
+            | Action::GetWpos { file, .. }
+            | Action::SetWpos { file, .. } => *file = index,
+            Action::Create { list, .. } => set_file(list, index),
+            Action::Set {
+                list: Some(list), ..
+            } => set_file(list, index),
+            Action::If {
+                then, otherwise, ..
+            } => {
+                set_file(then, index);
+                set_file(otherwise, index);
+            }
+            Action::While { body, .. } => set_file(body, index),
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1089,7 +1318,8 @@ mod tests {
         assert_eq!(
             parse_list("reset -1 x", 3),
             Ok(vec![Action::Reset {
-                rule: Some(RuleRef::Relative(2)),
+                file: 0,
+                rule: Some(2),
                 text: "x".into()
             }])
         );

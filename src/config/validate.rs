@@ -68,7 +68,8 @@ pub fn contains_matchvars(s: &str) -> bool {
 
 fn int_field(v: &str, allow_zero: bool) -> Option<u64> {
     let c = INT_RE.captures(v)?;
-    let n: u64 = c.get(1)?.as_str().parse().ok()?;
+    // Perl turns huge integers into floats and accepts them; saturate instead.
+    let n: u64 = c.get(1)?.as_str().parse().unwrap_or(u64::MAX / 4);
     if n == 0 && !allow_zero {
         None
     } else {
@@ -345,11 +346,14 @@ impl Checker<'_> {
         match parsed {
             Some(c) => {
                 if let Some(meant) = report.ambiguous {
-                    self.d.warn(&format!(
-                        "context expression '{}' mixes || and && without parentheses; SEC 2.9.1 evaluates it with its own (surprising) grouping, and so does rsec; if you mean Perl's precedence, write '{}'",
+                    // Not SEC's "Rule in" prefix: that one marks SEC's own diagnostics.
+                    crate::warn!(
+                        "Context expression in {} at line {}: '{}' mixes || and && without parentheses; SEC 2.9.1 evaluates it with its own (surprising) grouping, and so does rsec; if you mean Perl's precedence, write '{}'",
+                        self.d.file,
+                        self.d.line,
                         perl_trim(&c.source),
                         meant
-                    ));
+                    );
                 }
                 Some(Some(c))
             }

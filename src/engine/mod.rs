@@ -1,0 +1,899 @@
+//! The correlation engine: events in, actions out, with SEC 2.9.1's semantics.
+//!
+//! It owns rule dispatch (rule files in order, `continue`, Suppress, Jump), pattern
+//! matching against the input buffers, match variables and the pattern-match cache,
+//! context expressions, the context store, correlation operations of every rule type,
+//! timers, synthetic events and action execution. It does no I/O itself: writes, sockets
+//! and child processes go through [`Effects`], and time comes from a [`Clock`].
+
+pub mod clock;
+pub mod compile;
+pub mod contexts;
+mod exec;
+mod ops;
+pub mod subst;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use crate::config::action::{Action, CloseKind, Command, WriteKind};
+use crate::config::PatternKind;
+pub use clock::{Clock, TestClock, WallClock};
+use compile::{CContext, CKind, CMatch, COp, CPattern, Next, Program};
+use contexts::Contexts;
+use subst::{subst_matchvars, Bytes, MatchCache, MatchVars};
+
+/// A runtime action list (shared; copied only when match variables are substituted).
+pub type ActionList = Arc<Vec<Action<Bytes>>>;
+
+/// How a child process is used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChildMode {
+    /// shellcmd, cmdexec: run and forget.
+    Detached,
+    /// spawn and friends: each output line becomes a synthetic event with this context.
+    Spawn {
+        /// Internal context of the events.
+        context: Bytes,
+    },
+    /// pipe, report: write this to the command's standard input.
+    Pipe {
+        /// The data.
+        input: Bytes,
+    },
+    /// SingleWithScript: write this (the context names) and report the exit status.
+    Script {
+        /// The data.
+        input: Bytes,
+        /// Handed back to [`Engine::script_finished`].
+        token: u64,
+    },
+}
+
+/// What the engine asks of the outside world.
+pub trait Effects {
+    /// write, writen, owritecl and the socket writers.
+    fn write(&mut self, kind: WriteKind, target: &[u8], text: &[u8]);
+    /// closef and the socket closers.
+    fn close(&mut self, kind: CloseKind, target: &[u8]);
+    /// Starts a child process (an empty command with Pipe mode writes to standard output).
+    fn command(&mut self, cmd: Command<Bytes>, mode: ChildMode);
+    /// addinput: starts reading a file at an offset (`-` for its end) with a context.
+    fn add_input(&mut self, _file: &[u8], _offset: &[u8], _context: &[u8]) {}
+    /// dropinput.
+    fn drop_input(&mut self, _file: &[u8]) {}
+}
+
+/// Settings of the engine (from the command line).
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// One shared input buffer (`--jointbuf`) or one per source (default).
+    pub jointbuf: bool,
+    /// `--intcontexts`.
+    pub intcontexts: bool,
+    /// `--intevents`.
+    pub intevents: bool,
+    /// `--cleantime`.
+    pub cleantime: i64,
+    /// `--evstoresize` (0 = unlimited).
+    pub evstoresize: usize,
+    /// `--quoting`.
+    pub quoting: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            jointbuf: false,
+            intcontexts: false,
+            intevents: false,
+            cleantime: 1,
+            evstoresize: 0,
+            quoting: false,
+        }
+    }
+}
+
+/// Signals that actions emulate (`sigemul`), for the main loop to handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// Full restart.
+    Hup,
+    /// Soft restart.
+    Abrt,
+    /// Dump.
+    Usr1,
+    /// Reopen outputs.
+    Usr2,
+    /// Debug level cycling.
+    Int,
+    /// Shutdown.
+    Term,
+}
+
+/// A calendar minute: (minute, hour, day, month, year).
+type MinuteStamp = (i32, i32, i32, i32, i32);
+
+/// An operation key: file index, rule number, desc.
+pub type OpKey = (usize, usize, Bytes);
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Op(OpKey),
+    Ctx(usize, u64),
+}
+
+/// The internal context name of synthetic events.
+pub const SYNEVENT_CONTEXT: &[u8] = b"_INTERNAL_EVENT";
+/// The internal context name of SEC's internal events.
+pub const SECEVENT_CONTEXT: &[u8] = b"SEC_INTERNAL_EVENT";
+
+/// Input buffers for multi-line patterns, as `--jointbuf` / `--nojointbuf` arrange them.
+struct Buffers {
+    size: usize,
+    joint: bool,
+    /// Joint ring: (line, source) with the newest last.
+    ring: VecDeque<(Bytes, Option<Arc<str>>)>,
+    /// Per-source rings (nojointbuf), and the synthetic ring under the key None.
+    per: HashMap<Option<Arc<str>>, VecDeque<Bytes>>,
+    /// Source of the current event.
+    current: Option<Arc<str>>,
+}
+
+impl Buffers {
+    fn new(size: usize, joint: bool) -> Self {
+        let size = size.max(1);
+        Buffers {
+            size,
+            joint: joint || size == 1,
+            ring: std::iter::repeat_n((Vec::new(), None), size).collect(),
+            per: HashMap::new(),
+            current: None,
+        }
+    }
+
+    fn push(&mut self, line: &[u8], source: Option<Arc<str>>) {
+        self.current = source.clone();
+        if self.ring.len() >= self.size {
+            self.ring.pop_front();
+        }
+        self.ring.push_back((line.to_vec(), source.clone()));
+        if !self.joint {
+            let size = self.size;
+            let r = self
+                .per
+                .entry(source)
+                .or_insert_with(|| std::iter::repeat_n(Vec::new(), size).collect());
+            if r.len() >= size {
+                r.pop_front();
+            }
+            r.push_back(line.to_vec());
+        }
+    }
+
+    /// The last `n` lines joined with newlines, and the `_inputsrc` value.
+    fn text(&self, n: usize) -> (Bytes, Bytes) {
+        let n = n.clamp(1, self.size);
+        let src = |s: &Option<Arc<str>>| s.as_deref().unwrap_or("synthetic").as_bytes().to_vec();
+        if self.joint {
+            let start = self.ring.len().saturating_sub(n);
+            let lines: Vec<&[u8]> = self
+                .ring
+                .iter()
+                .skip(start)
+                .map(|(l, _)| l.as_slice())
+                .collect();
+            let srcs: Vec<Bytes> = if self.size == 1 {
+                vec![src(&self.current)]
+            } else {
+                self.ring.iter().skip(start).map(|(_, s)| src(s)).collect()
+            };
+            (lines.join(&b'\n'), srcs.join(&b' '))
+        } else {
+            let lines = match self.per.get(&self.current) {
+                Some(r) => {
+                    let start = r.len().saturating_sub(n);
+                    r.iter()
+                        .skip(start)
+                        .map(Vec::as_slice)
+                        .collect::<Vec<_>>()
+                        .join(&b'\n')
+                }
+                None => Vec::new(),
+            };
+            (lines, src(&self.current))
+        }
+    }
+
+    /// The rewrite action: replaces the last `n` lines of the current buffer.
+    fn rewrite(&mut self, lines: &[Bytes]) {
+        let n = lines.len();
+        if self.joint {
+            let len = self.ring.len();
+            for (i, l) in lines.iter().enumerate() {
+                if let Some(slot) = self.ring.get_mut(len - n + i) {
+                    slot.0 = l.clone();
+                }
+            }
+        } else if let Some(r) = self.per.get_mut(&self.current) {
+            let len = r.len();
+            for (i, l) in lines.iter().enumerate() {
+                if let Some(slot) = r.get_mut(len - n + i) {
+                    *slot = l.clone();
+                }
+            }
+        }
+    }
+}
+
+/// A pending SingleWithScript result.
+struct ScriptWait {
+    desc: Bytes,
+    action: ActionList,
+    action2: ActionList,
+}
+
+/// The correlation engine.
+pub struct Engine {
+    prog: Arc<Program>,
+    opts: EngineOptions,
+    clock: Box<dyn Clock>,
+    effects: Box<dyn Effects>,
+    buffers: Buffers,
+    contexts: Contexts,
+    int_record: Option<usize>,
+    intcontext: Option<Bytes>,
+    ops: HashMap<OpKey, ops::Op>,
+    pair_ops: HashMap<(usize, usize), Vec<Bytes>>,
+    timers: BinaryHeap<Reverse<(i64, u64, Timer)>>,
+    seq: u64,
+    vars: HashMap<String, Option<Bytes>>,
+    cache: MatchCache,
+    queue: VecDeque<(Bytes, Bytes)>,
+    pending: BinaryHeap<Reverse<(i64, u64, Bytes, Bytes)>>,
+    calendar_last: HashMap<(usize, usize), MinuteStamp>,
+    scripts: HashMap<u64, ScriptWait>,
+    last_clean: i64,
+    signals: Vec<Signal>,
+    time_vars: Option<(i64, crate::timefmt::LocalTime)>,
+    /// Set by actions that cannot run yet (Perl), so each is reported once.
+    warned: std::collections::HashSet<&'static str>,
+}
+
+impl Engine {
+    /// Creates an engine for a compiled program.
+    pub fn new(
+        prog: Program,
+        opts: EngineOptions,
+        clock: Box<dyn Clock>,
+        effects: Box<dyn Effects>,
+    ) -> Engine {
+        let buffers = Buffers::new(prog.bufsize, opts.jointbuf);
+        let now = clock.now();
+        Engine {
+            prog: Arc::new(prog),
+            opts,
+            clock,
+            effects,
+            buffers,
+            contexts: Contexts::default(),
+            int_record: None,
+            intcontext: None,
+            ops: HashMap::new(),
+            pair_ops: HashMap::new(),
+            timers: BinaryHeap::new(),
+            seq: 0,
+            vars: HashMap::new(),
+            cache: MatchCache::new(),
+            queue: VecDeque::new(),
+            pending: BinaryHeap::new(),
+            calendar_last: HashMap::new(),
+            scripts: HashMap::new(),
+            last_clean: now,
+            signals: Vec::new(),
+            time_vars: None,
+            warned: Default::default(),
+        }
+    }
+
+    /// The current time of the engine's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Signals emulated by `sigemul` since the last call.
+    pub fn take_signals(&mut self) -> Vec<Signal> {
+        std::mem::take(&mut self.signals)
+    }
+
+    /// True if synthetic events wait to be processed.
+    pub fn has_synthetic(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
+    /// Takes the next synthetic event (text, internal context).
+    pub fn next_synthetic(&mut self) -> Option<(Bytes, Bytes)> {
+        self.queue.pop_front()
+    }
+
+    /// Queues a synthetic event (from a spawned child's output, for example).
+    pub fn push_synthetic(&mut self, line: Bytes, context: Bytes) {
+        self.queue.push_back((line, context));
+    }
+
+    /// The startup sequence: SEC_STARTUP (with `--intevents`), then the first run of the
+    /// periodic tasks (so Calendar rules can fire at once).
+    pub fn startup(&mut self) {
+        if self.opts.intevents {
+            self.internal_event(b"SEC_STARTUP");
+        }
+        self.process_lists();
+        self.last_clean = self.now();
+    }
+
+    /// SEC_SHUTDOWN (with `--intevents`).
+    pub fn shutdown(&mut self) {
+        if self.opts.intevents {
+            self.internal_event(b"SEC_SHUTDOWN");
+        }
+    }
+
+    /// Runs the periodic tasks if `--cleantime` seconds have passed since the last run.
+    pub fn maybe_tick(&mut self) {
+        let now = self.now();
+        if now - self.last_clean >= self.opts.cleantime {
+            self.process_lists();
+            self.last_clean = self.now();
+        }
+    }
+
+    /// Processes one event: an input line (with its source and internal context) or a
+    /// synthetic event (source None).
+    pub fn process(&mut self, line: &[u8], source: Option<Arc<str>>, context: Option<Bytes>) {
+        if self.opts.intcontexts {
+            let name = match (&source, context) {
+                (_, Some(c)) => c,
+                (Some(s), None) => [b"_FILE_EVENT_".as_slice(), s.as_bytes()].concat(),
+                (None, None) => SYNEVENT_CONTEXT.to_vec(),
+            };
+            self.set_internal_context(Some(name));
+        }
+        self.buffers.push(line, source);
+        self.cache.clear();
+        let main = self.prog.main.clone();
+        for fi in main {
+            if self.process_rules(fi, &mut Vec::new()) {
+                break;
+            }
+        }
+        if self.opts.intcontexts {
+            self.set_internal_context(None);
+        }
+    }
+
+    /// An internal event (SEC_STARTUP and friends), processed at once with the
+    /// SEC_INTERNAL_EVENT context.
+    pub fn internal_event(&mut self, text: &[u8]) {
+        crate::info!(
+            "Creating SEC internal event '{}'",
+            String::from_utf8_lossy(text)
+        );
+        self.set_internal_context(Some(SECEVENT_CONTEXT.to_vec()));
+        self.buffers.push(text, None);
+        self.cache.clear();
+        let main = self.prog.main.clone();
+        for fi in main {
+            if self.process_rules(fi, &mut Vec::new()) {
+                break;
+            }
+        }
+        self.set_internal_context(None);
+    }
+
+    fn set_internal_context(&mut self, name: Option<Bytes>) {
+        if let Some(old) = self.intcontext.take() {
+            self.contexts.remove_name(&old);
+            if self.contexts.id(&old).is_none() {
+                self.int_record = None;
+            }
+        }
+        if let Some(name) = name {
+            match self
+                .int_record
+                .filter(|id| self.contexts.record(*id).is_some())
+            {
+                Some(id) => self.contexts.add_name(name.clone(), id),
+                None => {
+                    let mut rec =
+                        Contexts::new_record(0, 0, Contexts::no_actions(), Vec::new(), &name);
+                    rec.internal = true;
+                    self.int_record = Some(self.contexts.insert(name.clone(), rec));
+                }
+            }
+            self.intcontext = Some(name);
+        }
+    }
+
+    /// Runs the rules of one file on the current event; true means EndMatch.
+    fn process_rules(&mut self, fi: usize, trace: &mut Vec<Bytes>) -> bool {
+        let prog = self.prog.clone();
+        let file = &prog.files[fi];
+        let n = file.rules.len();
+        let mut i = 0;
+        while i < n {
+            let next = match &file.rules[i].kind {
+                CKind::Calendar { .. } => Next::Rule(i + 1),
+                CKind::Pair { .. } => self.match_pair_rule(fi, i),
+                CKind::EventGroup { .. } => self.match_eventgroup_rule(fi, i),
+                _ => self.match_1pattern_rule(fi, i, trace),
+            };
+            match next {
+                Next::End => return true,
+                Next::Rule(j) => i = j,
+            }
+        }
+        false
+    }
+
+    /// Matches a pattern against the current buffers; Some(vars) on a match.
+    fn match_pattern(
+        &mut self,
+        pat: &CPattern,
+        varmap: &[crate::config::VarMapEntry],
+    ) -> Option<MatchVars> {
+        match pat.kind {
+            PatternKind::TValue => pat.truth.then(MatchVars::default),
+            PatternKind::Cached => self
+                .cache
+                .get(&String::from_utf8_lossy(&pat.text).into_owned())
+                .cloned(),
+            PatternKind::NCached => (!self
+                .cache
+                .contains_key(String::from_utf8_lossy(&pat.text).as_ref()))
+            .then(MatchVars::default),
+            PatternKind::SubStr | PatternKind::NSubStr => {
+                let (text, _) = self.buffers.text(pat.lines);
+                let found = memfind(&text, &pat.text);
+                (found == (pat.kind == PatternKind::SubStr)).then(MatchVars::default)
+            }
+            PatternKind::RegExp | PatternKind::NRegExp => {
+                let re = pat.regex.as_ref()?;
+                let (text, src) = self.buffers.text(pat.lines);
+                let mut locs = Vec::new();
+                let matched = re.captures_into(&text, &mut locs);
+                if pat.kind == PatternKind::NRegExp {
+                    if matched {
+                        return None;
+                    }
+                    let mut v = MatchVars::default();
+                    v.set("0", Some(text));
+                    v.set("_inputsrc", Some(src));
+                    v.set("_intcontext", self.intcontext.clone());
+                    return Some(v);
+                }
+                if !matched {
+                    return None;
+                }
+                let mut v = MatchVars::default();
+                for (name, idx) in re.group_names() {
+                    if let Some(Some((s, e))) = locs.get(*idx) {
+                        v.set(name.clone(), Some(text[*s..*e].to_vec()));
+                    }
+                }
+                let groups = locs.len().saturating_sub(1);
+                if groups == 0 {
+                    v.set("1", Some(b"1".to_vec()));
+                } else {
+                    for (i, l) in locs.iter().enumerate().skip(1) {
+                        v.set(i.to_string(), l.map(|(s, e)| text[s..e].to_vec()));
+                    }
+                }
+                let ngroups = groups.max(1);
+                v.set("_inputsrc", Some(src));
+                v.set("_intcontext", self.intcontext.clone());
+                v.set("0", Some(text));
+                if !varmap.is_empty() {
+                    let mut cache_names = Vec::new();
+                    for e in varmap {
+                        match e.group {
+                            None => cache_names.push(e.name.clone()),
+                            Some(g) => {
+                                let val = if g <= ngroups {
+                                    v.map.get(&g.to_string()).cloned().flatten()
+                                } else {
+                                    None
+                                };
+                                v.set(e.name.clone(), val);
+                            }
+                        }
+                    }
+                    for name in cache_names {
+                        self.cache.insert(name, v.clone());
+                    }
+                }
+                Some(v)
+            }
+            PatternKind::PerlFunc | PatternKind::NPerlFunc => {
+                self.warn_once("PerlFunc patterns need the Perl interpreter, which rsec does not have yet; such patterns never match");
+                None
+            }
+        }
+    }
+
+    fn warn_once(&mut self, msg: &'static str) {
+        if self.warned.insert(msg) {
+            crate::warn!("{msg}");
+        }
+    }
+
+    /// A context expression with match variables substituted (a copy).
+    fn subst_context(&self, ctx: &CContext, vars: &MatchVars, token: u8) -> Vec<COp> {
+        fn walk(ops: &[COp], f: &dyn Fn(&[u8]) -> Bytes) -> Vec<COp> {
+            ops.iter()
+                .map(|op| match op {
+                    COp::Operand(s) => COp::Operand(f(s)),
+                    COp::ECode(s) => COp::ECode(f(s)),
+                    COp::VarSet(s) => COp::VarSet(f(s)),
+                    COp::Expr(inner) => COp::Expr(walk(inner, f)),
+                    COp::CCode {
+                        params,
+                        code,
+                        cache,
+                    } => COp::CCode {
+                        params: params.iter().map(|p| f(p)).collect(),
+                        code: code.clone(),
+                        cache: *cache,
+                    },
+                    other => other.clone(),
+                })
+                .collect()
+        }
+        let cache = &self.cache;
+        walk(&ctx.ops, &|s| subst_matchvars(vars, cache, s, token))
+    }
+
+    /// Checks a rule's context after its pattern matched.
+    fn context_after_match(&mut self, ctx: &Option<Arc<CContext>>, vars: &MatchVars) -> bool {
+        let Some(ctx) = ctx else {
+            return true;
+        };
+        if ctx.preeval {
+            return true;
+        }
+        if !vars.is_empty() && ctx.volatile {
+            let ops = self.subst_context(ctx, vars, b'$');
+            self.tval(&ops)
+        } else {
+            self.tval(&ctx.ops)
+        }
+    }
+
+    /// The pre-evaluated (`[ ]`) context check before pattern matching.
+    fn context_before_match(&mut self, ctx: &Option<Arc<CContext>>) -> bool {
+        match ctx {
+            Some(c) if c.preeval => self.tval(&c.ops),
+            _ => true,
+        }
+    }
+
+    /// SEC's context-expression evaluator, kept linear as SEC's is (so that unparenthesised
+    /// `A || B && C` gives SEC's answer).
+    fn tval(&mut self, ops: &[COp]) -> bool {
+        let mut left: Option<bool> = None;
+        let mut right: Vec<COp> = Vec::new();
+        for op in ops {
+            match op {
+                COp::Not => {
+                    if right.is_empty() {
+                        left = Some(!left.unwrap_or(false));
+                    } else {
+                        right.push(COp::Not);
+                    }
+                }
+                COp::And => {
+                    let r = std::mem::take(&mut right);
+                    left = Some(left.unwrap_or(false) && self.tval_opt(&r).unwrap_or(false));
+                }
+                COp::Or => {
+                    let r = std::mem::take(&mut right);
+                    left = Some(left.unwrap_or(false) || self.tval_opt(&r).unwrap_or(false));
+                }
+                other => {
+                    if left.is_some() {
+                        right.push(other.clone());
+                    } else {
+                        left = Some(self.operand(other));
+                    }
+                }
+            }
+        }
+        left.unwrap_or(false)
+    }
+
+    /// Like [`Engine::tval`] but tells an empty program (Perl's undef) apart.
+    fn tval_opt(&mut self, ops: &[COp]) -> Option<bool> {
+        if ops.is_empty() {
+            None
+        } else {
+            Some(self.tval(ops))
+        }
+    }
+
+    fn operand(&mut self, op: &COp) -> bool {
+        match op {
+            COp::Operand(name) => self.valid_context(name),
+            COp::Expr(inner) => self.tval(inner),
+            COp::VarSet(name) => self
+                .cache
+                .contains_key(String::from_utf8_lossy(name).as_ref()),
+            COp::ECode(_) | COp::CCode { .. } => {
+                self.warn_once("Perl code in context expressions needs the Perl interpreter, which rsec does not have yet; such operands are false");
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// SEC's valid_context: true if the context exists and is alive; a stale one is
+    /// removed here, after its expiry action list runs.
+    pub fn valid_context(&mut self, name: &[u8]) -> bool {
+        let now = self.now();
+        let Some(id) = self.contexts.id(name) else {
+            return false;
+        };
+        let Some(rec) = self.contexts.record(id) else {
+            return false;
+        };
+        if !rec.expired(now) {
+            return true;
+        }
+        if rec.deleting {
+            return false;
+        }
+        self.expire_context(id);
+        false
+    }
+
+    fn expire_context(&mut self, id: usize) {
+        let Some(rec) = self.contexts.record_mut(id) else {
+            return;
+        };
+        crate::debug!(
+            "Deleting stale context '{}'",
+            String::from_utf8_lossy(rec.aliases.first().map_or(&b""[..], |a| a.as_slice()))
+        );
+        if !rec.action.is_empty() {
+            rec.deleting = true;
+            let action = rec.action.clone();
+            let desc = rec.desc.clone();
+            // _THIS names the expiring context while its list runs; it is a name in the
+            // index only, never one of the record's aliases.
+            let prev_this = self.contexts.id(b"_THIS");
+            self.contexts.link(b"_THIS".to_vec(), id);
+            self.exec_list(&action, &desc);
+            match prev_this {
+                Some(p) => self.contexts.link(b"_THIS".to_vec(), p),
+                None => self.contexts.forget_name(b"_THIS"),
+            }
+        }
+        self.contexts.remove_record(id);
+    }
+
+    fn schedule(&mut self, due: i64, t: Timer) {
+        self.seq += 1;
+        self.timers.push(Reverse((due, self.seq, t)));
+    }
+
+    fn schedule_context(&mut self, id: usize) {
+        let Some(rec) = self.contexts.record_mut(id) else {
+            return;
+        };
+        rec.generation += 1;
+        let generation = rec.generation;
+        if let Some(due) = rec.due() {
+            self.schedule(due, Timer::Ctx(id, generation));
+        }
+    }
+
+    /// SEC's process_lists: expired contexts, due delayed events, Calendar rules, expired
+    /// operations. Only what is due is visited.
+    pub fn process_lists(&mut self) {
+        let now = self.now();
+        // Contexts first, then the rest, as SEC orders them.
+        let mut due_ops = Vec::new();
+        while let Some(Reverse((due, _, _))) = self.timers.peek() {
+            if *due > now {
+                break;
+            }
+            let Some(Reverse((_, _, t))) = self.timers.pop() else {
+                break;
+            };
+            match t {
+                Timer::Ctx(id, generation) => {
+                    let live = self.contexts.record(id).is_some_and(|r| {
+                        r.generation == generation && r.expired(now) && !r.deleting
+                    });
+                    if live {
+                        self.expire_context(id);
+                    }
+                }
+                Timer::Op(key) => due_ops.push(key),
+            }
+        }
+        while let Some(Reverse((due, _, _, _))) = self.pending.peek() {
+            if *due > now {
+                break;
+            }
+            if let Some(Reverse((_, _, text, ctx))) = self.pending.pop() {
+                crate::debug!("Creating event '{}'", String::from_utf8_lossy(&text));
+                self.queue.push_back((text, ctx));
+            }
+        }
+        self.run_calendar(now);
+        for key in due_ops {
+            self.expire_op(&key);
+        }
+    }
+
+    fn run_calendar(&mut self, now: i64) {
+        let prog = self.prog.clone();
+        let t = crate::timefmt::local(now);
+        let stamp = (t.min, t.hour, t.mday, t.mon, t.year);
+        for (fi, f) in prog.files.iter().enumerate() {
+            for (ri, r) in f.rules.iter().enumerate() {
+                let CKind::Calendar { time, ctx, action } = &r.kind else {
+                    continue;
+                };
+                if self.calendar_last.get(&(fi, ri)) == Some(&stamp) || !time.matches(&t) {
+                    continue;
+                }
+                let ok = match ctx {
+                    Some(c) => self.tval(&c.ops),
+                    None => true,
+                };
+                if ok {
+                    self.exec_list(&action.list, &r.desc);
+                    self.calendar_last.insert((fi, ri), stamp);
+                }
+            }
+        }
+    }
+
+    /// Reports a finished SingleWithScript child: exit status 0 runs action, else action2.
+    pub fn script_finished(&mut self, token: u64, status: i32) {
+        if let Some(w) = self.scripts.remove(&token) {
+            let list = if status == 0 { w.action } else { w.action2 };
+            self.exec_list(&list, &w.desc);
+        }
+    }
+
+    fn single_rule_match(&mut self, m: &CMatch) -> Option<MatchVars> {
+        if !self.context_before_match(&m.ctx) {
+            return None;
+        }
+        let vars = self.match_pattern(&m.pat, &m.varmap)?;
+        if !self.context_after_match(&m.ctx, &vars) {
+            return None;
+        }
+        Some(vars)
+    }
+
+    fn match_1pattern_rule(&mut self, fi: usize, ri: usize, trace: &mut Vec<Bytes>) -> Next {
+        let prog = self.prog.clone();
+        let rule = &prog.files[fi].rules[ri];
+        let m = match &rule.kind {
+            CKind::Single { m, .. }
+            | CKind::Script { m, .. }
+            | CKind::SingleWithSuppress { m, .. }
+            | CKind::Threshold { m, .. }
+            | CKind::TwoThresholds { m, .. }
+            | CKind::Suppress { m }
+            | CKind::Jump { m, .. } => m,
+            _ => return Next::Rule(ri + 1),
+        };
+        let Some(vars) = self.single_rule_match(m) else {
+            return Next::Rule(ri + 1);
+        };
+        match &rule.kind {
+            CKind::Suppress { .. } => return m.next,
+            CKind::Jump {
+                cfset, constset, ..
+            } => {
+                if self.jump(fi, cfset, *constset, &vars, trace) {
+                    return Next::End;
+                }
+                return m.next;
+            }
+            _ => self.process_rule(fi, ri, &vars),
+        }
+        m.next
+    }
+
+    fn jump(
+        &mut self,
+        fi: usize,
+        cfset: &[Bytes],
+        constset: bool,
+        vars: &MatchVars,
+        trace: &mut Vec<Bytes>,
+    ) -> bool {
+        if cfset.is_empty() {
+            return false;
+        }
+        let sets: Vec<Bytes> = if !constset && !vars.is_empty() {
+            cfset
+                .iter()
+                .map(|s| subst_matchvars(vars, &self.cache, s, b'$'))
+                .collect()
+        } else {
+            cfset.to_vec()
+        };
+        let prog = self.prog.clone();
+        let from = &prog.files[fi].name;
+        for set in sets {
+            let name = String::from_utf8_lossy(&set).into_owned();
+            if trace.contains(&set) {
+                crate::warn!("Can't jump to fileset '{name}' from {from}, loop detected");
+                continue;
+            }
+            let Some(files) = prog.cfsets.get(&set) else {
+                crate::warn!("Can't jump to fileset '{name}' from {from}, set does not exist");
+                continue;
+            };
+            trace.push(set.clone());
+            for &cf in files {
+                if self.process_rules(cf, trace) {
+                    trace.retain(|s| *s != set);
+                    return true;
+                }
+            }
+            trace.retain(|s| *s != set);
+        }
+        false
+    }
+
+    fn match_pair_rule(&mut self, fi: usize, ri: usize) -> Next {
+        let prog = self.prog.clone();
+        let rule = &prog.files[fi].rules[ri];
+        let CKind::Pair { m, m2, .. } = &rule.kind else {
+            return Next::Rule(ri + 1);
+        };
+        if let Some(vars) = self.single_rule_match(m) {
+            self.process_rule(fi, ri, &vars);
+            return m.next;
+        }
+        if self.pair_ops.get(&(fi, ri)).is_some_and(|v| !v.is_empty())
+            && self.match_pair_operations(fi, ri)
+        {
+            return m2.next;
+        }
+        Next::Rule(ri + 1)
+    }
+
+    fn match_eventgroup_rule(&mut self, fi: usize, ri: usize) -> Next {
+        let prog = self.prog.clone();
+        let rule = &prog.files[fi].rules[ri];
+        let CKind::EventGroup { events, .. } = &rule.kind else {
+            return Next::Rule(ri + 1);
+        };
+        for (i, e) in events.iter().enumerate() {
+            if let Some(vars) = self.single_rule_match(&e.m) {
+                self.process_eventgroup(fi, ri, i, &vars);
+                return e.m.next;
+            }
+        }
+        Next::Rule(ri + 1)
+    }
+}
+
+/// Byte-substring search.
+pub fn memfind(hay: &[u8], needle: &[u8]) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,892 @@
+//! Correlation operations: what each rule type does when its pattern matches, when a
+//! Pair's second pattern arrives, and when an operation's window ends. The semantics are
+//! SEC 2.9.1's, rule type by rule type (man sec, RULE TYPES; sec-reference.md section 2).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::config::action::Command;
+use crate::config::PatternKind;
+use crate::engine::compile::{CActions, CKind, COp, CPattern};
+use crate::engine::subst::{double, quotemeta, subst_matchvars, Bytes, MatchVars};
+use crate::engine::{ActionList, ChildMode, Engine, OpKey, ScriptWait, Timer};
+use crate::pattern::regex::PerlRegex;
+
+/// One live operation.
+#[derive(Clone, Debug)]
+pub struct Op {
+    /// Window start ("Time").
+    pub time: i64,
+    /// Window length.
+    pub window: i64,
+    /// The due time of its scheduled timer (stale timers are skipped).
+    pub scheduled: i64,
+    /// desc (the `%s` of its actions).
+    pub desc: Bytes,
+    /// Type-specific state.
+    pub state: State,
+}
+
+/// Type-specific operation state.
+#[derive(Clone, Debug)]
+pub enum State {
+    /// SingleWithSuppress.
+    Suppress,
+    /// Pair and PairWithWindow.
+    Pair {
+        /// PairWithWindow.
+        with_window: bool,
+        /// The first action list (run at timeout for PairWithWindow).
+        action: ActionList,
+        /// pattern2 for this operation.
+        pattern2: Arc<CPattern>,
+        /// context2 for this operation.
+        context2: Option<Vec<COp>>,
+        /// desc2.
+        desc2: Bytes,
+        /// action2.
+        action2: ActionList,
+        /// True if action2 was already copied for this operation.
+        act2_copied: bool,
+    },
+    /// SingleWithThreshold.
+    Threshold {
+        /// Event times in the window.
+        times: VecDeque<i64>,
+        /// Fired, waiting for the window to end.
+        suppress: bool,
+        /// action.
+        action: ActionList,
+        /// action2.
+        action2: ActionList,
+    },
+    /// SingleWith2Thresholds.
+    TwoThresholds {
+        /// Event times.
+        times: VecDeque<i64>,
+        /// In the second (falling) phase.
+        second: bool,
+        /// action.
+        action: ActionList,
+        /// desc2.
+        desc2: Bytes,
+        /// action2.
+        action2: ActionList,
+    },
+    /// EventGroup.
+    Group {
+        /// (time, event type, token) of every event in the window, oldest first.
+        all: VecDeque<(i64, usize, Bytes)>,
+        /// Events per type in the window.
+        counts: Vec<usize>,
+        /// Fired, waiting for the window to end.
+        suppress: bool,
+        /// init is running.
+        init_running: bool,
+        /// end is running.
+        deleting: bool,
+        /// action.
+        action: ActionList,
+        /// slide.
+        slide: ActionList,
+        /// end.
+        end: ActionList,
+    },
+}
+
+impl Op {
+    fn expired(&self, now: i64) -> bool {
+        now - self.time > self.window
+    }
+}
+
+impl Engine {
+    /// A rule's desc with match variables substituted.
+    fn desc_of(&self, desc: &[u8], vars: &MatchVars) -> Bytes {
+        if vars.is_empty() {
+            desc.to_vec()
+        } else {
+            subst_matchvars(vars, &self.cache, desc, b'$')
+        }
+    }
+
+    /// An action list with match variables substituted, if it needs it.
+    pub(crate) fn actions_for(&self, a: &CActions, vars: &MatchVars, token: u8) -> ActionList {
+        let volatile = if token == b'$' {
+            a.volatile
+        } else {
+            a.volatile_pct
+        };
+        if vars.is_empty() || !volatile {
+            return a.list.clone();
+        }
+        self.subst_list(&a.list, vars, token)
+    }
+
+    /// SEC's subst_actionlist: values get `%` doubled, then `token` variables are
+    /// substituted into every parameter.
+    pub(crate) fn subst_list(&self, list: &ActionList, vars: &MatchVars, token: u8) -> ActionList {
+        let escaped = vars.map_values(|v| double(v, b'%'));
+        let cache = &self.cache;
+        Arc::new(crate::config::action::map_list(list, &mut |s: &Bytes| {
+            subst_matchvars(&escaped, cache, s, token)
+        }))
+    }
+
+    pub(crate) fn schedule_op(&mut self, key: &OpKey) {
+        let Some(op) = self.ops.get_mut(key) else {
+            return;
+        };
+        if let State::Pair {
+            with_window: false, ..
+        } = op.state
+        {
+            if op.window == 0 {
+                return;
+            }
+        }
+        let due = op.time + op.window + 1;
+        if op.scheduled == due {
+            return;
+        }
+        op.scheduled = due;
+        self.schedule(due, Timer::Op(key.clone()));
+    }
+
+    fn insert_op(&mut self, key: OpKey, op: Op) {
+        self.ops.insert(key.clone(), op);
+        self.schedule_op(&key);
+    }
+
+    /// Runs the type-specific processing of a rule whose pattern and context matched.
+    pub(crate) fn process_rule(&mut self, fi: usize, ri: usize, vars: &MatchVars) {
+        let prog = self.prog.clone();
+        let rule = &prog.files[fi].rules[ri];
+        let now = self.now();
+        match &rule.kind {
+            CKind::Single { action, .. } => {
+                let desc = self.desc_of(&rule.desc, vars);
+                let list = self.actions_for(action, vars, b'$');
+                self.exec_list(&list, &desc);
+            }
+            CKind::Script {
+                script,
+                action,
+                action2,
+                ..
+            } => {
+                let desc = self.desc_of(&rule.desc, vars);
+                let action = self.actions_for(action, vars, b'$');
+                let action2 = self.actions_for(action2, vars, b'$');
+                let script: Command<Bytes> = if vars.is_empty() {
+                    script.clone()
+                } else {
+                    script.map(&mut |s: &Bytes| subst_matchvars(vars, &self.cache, s, b'$'))
+                };
+                let mut names: Vec<&Bytes> = self.contexts.names().collect();
+                names.sort();
+                let mut input = Vec::new();
+                for n in names {
+                    input.extend_from_slice(n);
+                    input.push(b'\n');
+                }
+                self.seq += 1;
+                let token = self.seq;
+                self.scripts.insert(
+                    token,
+                    ScriptWait {
+                        desc,
+                        action,
+                        action2,
+                    },
+                );
+                self.effects
+                    .command(script, ChildMode::Script { input, token });
+            }
+            CKind::SingleWithSuppress { action, window, .. } => {
+                let desc = self.desc_of(&rule.desc, vars);
+                let key = (fi, rule.number, desc.clone());
+                let live = self.ops.get(&key).is_some_and(|op| !op.expired(now));
+                if !live {
+                    let list = self.actions_for(action, vars, b'$');
+                    self.insert_op(
+                        key,
+                        Op {
+                            time: now,
+                            window: *window,
+                            scheduled: i64::MIN,
+                            desc: desc.clone(),
+                            state: State::Suppress,
+                        },
+                    );
+                    self.exec_list(&list, &desc);
+                }
+            }
+            CKind::Pair { .. } => self.start_pair(fi, ri, vars),
+            CKind::Threshold {
+                action,
+                action2,
+                window,
+                thresh,
+                ..
+            } => {
+                let desc = self.desc_of(&rule.desc, vars);
+                let key = (fi, rule.number, desc.clone());
+                self.expire_on_match(&key, now);
+                if !self.ops.contains_key(&key) {
+                    let action = self.actions_for(action, vars, b'$');
+                    let action2 = self.actions_for(action2, vars, b'$');
+                    self.insert_op(
+                        key.clone(),
+                        Op {
+                            time: now,
+                            window: *window,
+                            scheduled: i64::MIN,
+                            desc: desc.clone(),
+                            state: State::Threshold {
+                                times: VecDeque::new(),
+                                suppress: false,
+                                action,
+                                action2,
+                            },
+                        },
+                    );
+                }
+                let mut fire = None;
+                if let Some(Op {
+                    state:
+                        State::Threshold {
+                            times,
+                            suppress,
+                            action,
+                            ..
+                        },
+                    ..
+                }) = self.ops.get_mut(&key)
+                {
+                    if !*suppress {
+                        times.push_back(now);
+                        if times.len() >= *thresh {
+                            *suppress = true;
+                            fire = Some(action.clone());
+                        }
+                    }
+                }
+                if let Some(list) = fire {
+                    self.exec_list(&list, &desc);
+                }
+            }
+            CKind::TwoThresholds {
+                action,
+                window,
+                thresh,
+                desc2,
+                action2,
+                window2,
+                thresh2,
+                ..
+            } => {
+                let desc = self.desc_of(&rule.desc, vars);
+                let key = (fi, rule.number, desc.clone());
+                self.expire_on_match(&key, now);
+                if !self.ops.contains_key(&key) {
+                    let desc2 = self.desc_of(desc2, vars);
+                    let action = self.actions_for(action, vars, b'$');
+                    let action2 = self.actions_for(action2, vars, b'$');
+                    self.insert_op(
+                        key.clone(),
+                        Op {
+                            time: now,
+                            window: *window,
+                            scheduled: i64::MIN,
+                            desc: desc.clone(),
+                            state: State::TwoThresholds {
+                                times: VecDeque::new(),
+                                second: false,
+                                action,
+                                desc2,
+                                action2,
+                            },
+                        },
+                    );
+                }
+                let mut fire = None;
+                if let Some(op) = self.ops.get_mut(&key) {
+                    if let State::TwoThresholds {
+                        times,
+                        second,
+                        action,
+                        ..
+                    } = &mut op.state
+                    {
+                        times.push_back(now);
+                        if !*second {
+                            if times.len() >= *thresh {
+                                *second = true;
+                                times.clear();
+                                op.time = now;
+                                op.window = *window2;
+                                fire = Some(action.clone());
+                            }
+                        } else if times.len() > *thresh2 {
+                            times.pop_front();
+                            op.time = times.front().copied().unwrap_or(now);
+                        }
+                    }
+                }
+                self.schedule_op(&key);
+                if let Some(list) = fire {
+                    self.exec_list(&list, &desc);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The expiry check SEC makes when an event matches an existing operation's key.
+    fn expire_on_match(&mut self, key: &OpKey, now: i64) {
+        if self.ops.get(key).is_some_and(|op| op.expired(now)) {
+            self.expire_op_now(key, now);
+        }
+    }
+
+    /// Expires or slides one operation whose timer came due.
+    pub(crate) fn expire_op(&mut self, key: &OpKey) {
+        let now = self.now();
+        let Some(op) = self.ops.get(key) else {
+            return;
+        };
+        if !op.expired(now) {
+            self.schedule_op(key);
+            return;
+        }
+        self.expire_op_now(key, now);
+    }
+
+    fn expire_op_now(&mut self, key: &OpKey, now: i64) {
+        let Some(op) = self.ops.get_mut(key) else {
+            return;
+        };
+        let desc = op.desc.clone();
+        let cutoff = now - op.window;
+        match &mut op.state {
+            State::Suppress => {
+                self.ops.remove(key);
+            }
+            State::Pair {
+                with_window,
+                action,
+                ..
+            } => {
+                let with_window = *with_window;
+                let action = action.clone();
+                let window = op.window;
+                if with_window || window != 0 {
+                    self.remove_pair_op(key);
+                }
+                if with_window {
+                    self.exec_list(&action, &desc);
+                }
+            }
+            State::Threshold {
+                times,
+                suppress,
+                action2,
+                ..
+            } => {
+                if *suppress {
+                    let list = action2.clone();
+                    self.ops.remove(key);
+                    self.exec_list(&list, &desc);
+                } else {
+                    while times.front().is_some_and(|t| *t < cutoff) {
+                        times.pop_front();
+                    }
+                    match times.front() {
+                        Some(t) => {
+                            op.time = *t;
+                            self.schedule_op(key);
+                        }
+                        None => {
+                            self.ops.remove(key);
+                        }
+                    }
+                }
+            }
+            State::TwoThresholds {
+                times,
+                second,
+                desc2,
+                action2,
+                ..
+            } => {
+                if *second {
+                    let (list, d2) = (action2.clone(), desc2.clone());
+                    self.ops.remove(key);
+                    self.exec_list(&list, &d2);
+                } else {
+                    while times.front().is_some_and(|t| *t < cutoff) {
+                        times.pop_front();
+                    }
+                    match times.front() {
+                        Some(t) => {
+                            op.time = *t;
+                            self.schedule_op(key);
+                        }
+                        None => {
+                            self.ops.remove(key);
+                        }
+                    }
+                }
+            }
+            State::Group {
+                all,
+                counts,
+                suppress,
+                deleting,
+                slide,
+                end,
+                ..
+            } => {
+                if *suppress {
+                    *deleting = true;
+                    let list = end.clone();
+                    self.exec_list(&list, &desc);
+                    self.ops.remove(key);
+                } else {
+                    while all.front().is_some_and(|(t, _, _)| *t < cutoff) {
+                        if let Some((_, i, _)) = all.pop_front() {
+                            if let Some(c) = counts.get_mut(i) {
+                                *c -= 1;
+                            }
+                        }
+                    }
+                    match all.front().map(|(t, _, _)| *t) {
+                        None => {
+                            *deleting = true;
+                            let list = end.clone();
+                            self.exec_list(&list, &desc);
+                            self.ops.remove(key);
+                        }
+                        Some(t) => {
+                            op.time = t;
+                            let list = slide.clone();
+                            self.schedule_op(key);
+                            self.exec_list(&list, &desc);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) fn remove_pair_op(&mut self, key: &OpKey) {
+        self.ops.remove(key);
+        if let Some(list) = self.pair_ops.get_mut(&(key.0, key.1)) {
+            list.retain(|d| *d != key.2);
+        }
+    }
+
+    fn start_pair(&mut self, fi: usize, ri: usize, vars: &MatchVars) {
+        let prog = self.prog.clone();
+        let rule = &prog.files[fi].rules[ri];
+        let CKind::Pair {
+            with_window,
+            action,
+            m2,
+            deferred,
+            desc2,
+            action2,
+            window,
+            ..
+        } = &rule.kind
+        else {
+            return;
+        };
+        let now = self.now();
+        let desc = self.desc_of(&rule.desc, vars);
+        let key = (fi, rule.number, desc.clone());
+        if *with_window {
+            if self.ops.get(&key).is_some_and(|op| op.expired(now)) {
+                if let Some(Op {
+                    state: State::Pair { action, .. },
+                    ..
+                }) = self.ops.get(&key)
+                {
+                    let list = action.clone();
+                    self.exec_list(&list, &desc);
+                }
+                self.remove_pair_op(&key);
+            }
+            if self.ops.contains_key(&key) {
+                return;
+            }
+        } else if let Some(op) = self.ops.get(&key) {
+            if op.window == 0 || now - op.time <= op.window {
+                return;
+            }
+        }
+        let mut pattern2 = Arc::new(m2.pat.clone());
+        let mut desc2 = desc2.clone();
+        let mut context2 = m2.ctx.as_ref().map(|c| c.ops.clone());
+        let (act1, mut act2, mut act2_copied);
+        if vars.is_empty() {
+            act1 = action.list.clone();
+            act2 = action2.list.clone();
+            act2_copied = false;
+        } else {
+            act1 = self.actions_for(action, vars, b'$');
+            act2 = action2.list.clone();
+            act2_copied = action2.volatile || action2.volatile_pct;
+            let ctx2_volatile = m2
+                .ctx
+                .as_ref()
+                .is_some_and(|c| c.volatile || c.volatile_pct);
+            match m2.pat.kind {
+                PatternKind::RegExp
+                | PatternKind::NRegExp
+                | PatternKind::PerlFunc
+                | PatternKind::NPerlFunc
+                | PatternKind::Cached => {
+                    if *deferred {
+                        let quoted = vars.map_values(quotemeta);
+                        let src = subst_matchvars(&quoted, &self.cache, &m2.pat.text, b'$');
+                        match PerlRegex::from_bytes(&src) {
+                            Ok(re) => {
+                                let mut p = m2.pat.clone();
+                                p.regex = Some(Arc::new(re));
+                                p.text = src;
+                                pattern2 = Arc::new(p);
+                            }
+                            Err(e) => {
+                                let kind = if *with_window {
+                                    "PairWithWindow"
+                                } else {
+                                    "Pair"
+                                };
+                                crate::err!(
+                                    "Runtime variable evaluation yielded an invalid regular expression '{}' for {kind} rule: {e}",
+                                    String::from_utf8_lossy(&src)
+                                );
+                                crate::err!(
+                                    "Can't start {kind} event correlation operation with the key '{}'",
+                                    key_text(&prog.files[fi].name, rule.number, &desc)
+                                );
+                                return;
+                            }
+                        }
+                    }
+                    let dvars = vars.map_values(|v| double(v, b'$'));
+                    desc2 = subst_matchvars(&dvars, &self.cache, &desc2, b'%');
+                    if act2_copied {
+                        act2 = self.subst_list(&act2, &dvars, b'%');
+                    }
+                    if ctx2_volatile {
+                        if let Some(c) = m2.ctx.as_ref() {
+                            context2 = Some(self.subst_context(c, &dvars, b'%'));
+                        }
+                    }
+                }
+                PatternKind::SubStr | PatternKind::NSubStr => {
+                    let mut p = m2.pat.clone();
+                    p.text = subst_matchvars(vars, &self.cache, &p.text, b'$');
+                    pattern2 = Arc::new(p);
+                    desc2 = subst_matchvars(vars, &self.cache, &desc2, b'$');
+                    if act2_copied {
+                        act2 = self.subst_list(&act2, vars, b'$');
+                    }
+                    if ctx2_volatile {
+                        if let Some(c) = m2.ctx.as_ref() {
+                            context2 = Some(self.subst_context(c, vars, b'$'));
+                        }
+                    }
+                }
+                PatternKind::NCached | PatternKind::TValue => {
+                    desc2 = subst_matchvars(vars, &self.cache, &desc2, b'$');
+                    if act2_copied {
+                        act2 = self.subst_list(&act2, vars, b'$');
+                    }
+                    if ctx2_volatile {
+                        if let Some(c) = m2.ctx.as_ref() {
+                            context2 = Some(self.subst_context(c, vars, b'$'));
+                        }
+                    }
+                }
+            }
+        }
+        if !act2_copied {
+            act2_copied = false;
+        }
+        self.remove_pair_op(&key);
+        self.insert_op(
+            key.clone(),
+            Op {
+                time: now,
+                window: *window,
+                scheduled: i64::MIN,
+                desc: desc.clone(),
+                state: State::Pair {
+                    with_window: *with_window,
+                    action: act1.clone(),
+                    pattern2,
+                    context2,
+                    desc2,
+                    action2: act2,
+                    act2_copied,
+                },
+            },
+        );
+        self.pair_ops
+            .entry((fi, rule.number))
+            .or_default()
+            .push(desc.clone());
+        if !*with_window {
+            self.exec_list(&act1, &desc);
+        }
+    }
+
+    /// Offers the current event to the running operations of a Pair rule; true if any
+    /// pattern2 matched.
+    pub(crate) fn match_pair_operations(&mut self, fi: usize, ri: usize) -> bool {
+        let prog = self.prog.clone();
+        let rule = &prog.files[fi].rules[ri];
+        let CKind::Pair {
+            with_window,
+            m2,
+            action2: rule_action2,
+            ..
+        } = &rule.kind
+        else {
+            return false;
+        };
+        let preeval2 = m2.ctx.as_ref().is_some_and(|c| c.preeval);
+        let volatile2 = m2.ctx.as_ref().is_some_and(|c| c.volatile);
+        let descs = self
+            .pair_ops
+            .get(&(fi, rule.number))
+            .cloned()
+            .unwrap_or_default();
+        let mut ret = false;
+        for d in descs {
+            let key = (fi, rule.number, d);
+            let Some(Op {
+                state: State::Pair {
+                    pattern2, context2, ..
+                },
+                ..
+            }) = self.ops.get(&key)
+            else {
+                continue;
+            };
+            let (pattern2, context2) = (pattern2.clone(), context2.clone());
+            if preeval2 {
+                if let Some(c) = &context2 {
+                    if !self.tval(c) {
+                        continue;
+                    }
+                }
+            }
+            let Some(vars) = self.match_pattern(&pattern2, &m2.varmap) else {
+                continue;
+            };
+            if !preeval2 {
+                if let Some(c) = &context2 {
+                    let ok = if !vars.is_empty() && volatile2 {
+                        let tmp = crate::engine::compile::CContext {
+                            ops: c.clone(),
+                            preeval: false,
+                            volatile: true,
+                            volatile_pct: false,
+                        };
+                        let ops = self.subst_context(&tmp, &vars, b'$');
+                        self.tval(&ops)
+                    } else {
+                        self.tval(c)
+                    };
+                    if !ok {
+                        continue;
+                    }
+                }
+            }
+            let now = self.now();
+            let Some(op) = self.ops.get(&key) else {
+                continue;
+            };
+            let in_window = *with_window || op.window == 0 || now - op.time <= op.window;
+            if in_window {
+                ret = true;
+                if let Some(Op {
+                    state:
+                        State::Pair {
+                            desc2,
+                            action2,
+                            act2_copied,
+                            ..
+                        },
+                    ..
+                }) = self.ops.get(&key)
+                {
+                    let (mut desc2, mut list) = (desc2.clone(), action2.clone());
+                    if !vars.is_empty() {
+                        if rule_action2.volatile || rule_action2.volatile_pct {
+                            let base = if *act2_copied {
+                                list.clone()
+                            } else {
+                                rule_action2.list.clone()
+                            };
+                            list = self.subst_list(&base, &vars, b'$');
+                        }
+                        desc2 = subst_matchvars(&vars, &self.cache, &desc2, b'$');
+                    }
+                    self.remove_pair_op(&key);
+                    self.exec_list(&list, &desc2);
+                }
+            } else {
+                self.remove_pair_op(&key);
+            }
+        }
+        ret
+    }
+
+    /// EventGroup processing of an event of type `idx`.
+    pub(crate) fn process_eventgroup(
+        &mut self,
+        fi: usize,
+        ri: usize,
+        idx: usize,
+        vars: &MatchVars,
+    ) {
+        let prog = self.prog.clone();
+        let rule = &prog.files[fi].rules[ri];
+        let CKind::EventGroup {
+            events,
+            action,
+            init,
+            slide,
+            end,
+            window,
+            multact,
+            egpattern,
+        } = &rule.kind
+        else {
+            return;
+        };
+        let now = self.now();
+        let desc = self.desc_of(&rule.desc, vars);
+        let key = (fi, rule.number, desc.clone());
+        self.expire_on_match(&key, now);
+        if !self.ops.contains_key(&key) {
+            let init_l = self.actions_for(init, vars, b'$');
+            let slide_l = self.actions_for(slide, vars, b'$');
+            let end_l = self.actions_for(end, vars, b'$');
+            let action_l = self.actions_for(action, vars, b'$');
+            self.insert_op(
+                key.clone(),
+                Op {
+                    time: now,
+                    window: *window,
+                    scheduled: i64::MIN,
+                    desc: desc.clone(),
+                    state: State::Group {
+                        all: VecDeque::new(),
+                        counts: vec![0; events.len()],
+                        suppress: false,
+                        init_running: true,
+                        deleting: false,
+                        action: action_l,
+                        slide: slide_l,
+                        end: end_l,
+                    },
+                },
+            );
+            self.exec_list(&init_l, &desc);
+            match self.ops.get_mut(&key) {
+                Some(Op {
+                    state: State::Group { init_running, .. },
+                    ..
+                }) => *init_running = false,
+                _ => return,
+            }
+        }
+        let token = events[idx].token.as_ref().map(|t| {
+            if vars.is_empty() {
+                t.clone()
+            } else {
+                subst_matchvars(vars, &self.cache, t, b'$')
+            }
+        });
+        if let Some(Op {
+            state:
+                State::Group {
+                    all,
+                    counts,
+                    suppress,
+                    ..
+                },
+            ..
+        }) = self.ops.get_mut(&key)
+        {
+            if !*suppress {
+                all.push_back((now, idx, token.unwrap_or_default()));
+                counts[idx] += 1;
+            }
+        }
+        let count_l = self.actions_for(&events[idx].count, vars, b'$');
+        self.exec_list(&count_l, &desc);
+        let Some(Op {
+            state:
+                State::Group {
+                    all,
+                    counts,
+                    suppress,
+                    action,
+                    ..
+                },
+            ..
+        }) = self.ops.get(&key)
+        else {
+            return;
+        };
+        if *suppress {
+            return;
+        }
+        if events.iter().zip(counts.iter()).any(|(e, c)| *c < e.thresh) {
+            return;
+        }
+        let list = action.clone();
+        let group: Option<Bytes> = egpattern.as_ref().map(|_| {
+            let tokens: Vec<&[u8]> = all.iter().map(|(_, _, t)| t.as_slice()).collect();
+            tokens.join(&b' ')
+        });
+        if let (Some(p), Some(s)) = (egpattern, group) {
+            let ok = match p.kind {
+                PatternKind::SubStr => crate::engine::memfind(&s, &p.text),
+                PatternKind::NSubStr => !crate::engine::memfind(&s, &p.text),
+                PatternKind::RegExp => p.regex.as_ref().is_some_and(|r| r.is_match(&s)),
+                PatternKind::NRegExp => p.regex.as_ref().is_some_and(|r| !r.is_match(&s)),
+                _ => {
+                    self.warn_once("egptype PerlFunc needs the Perl interpreter, which rsec does not have yet; such egpatterns never match");
+                    false
+                }
+            };
+            if !ok {
+                return;
+            }
+        }
+        if !*multact {
+            if let Some(Op {
+                state: State::Group { suppress, .. },
+                ..
+            }) = self.ops.get_mut(&key)
+            {
+                *suppress = true;
+            }
+        }
+        self.exec_list(&list, &desc);
+    }
+}
+
+/// An operation key as SEC prints it: `file | number | desc`.
+pub fn key_text(file: &str, number: usize, desc: &[u8]) -> String {
+    format!("{file} | {number} | {}", String::from_utf8_lossy(desc))
+}

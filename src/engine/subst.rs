@@ -1,0 +1,304 @@
+//! Variable substitution, as SEC does it in its two phases: match variables (`$1`,
+//! `${1}`, `$+{name}`, `$:{entry:var}`, `$$`, and the `%` forms of Pair rules) when a rule
+//! matches, and action-list variables (`%s`, `%t`, `%u`, `%.nl`, user `%var`, `%%`) when
+//! an action runs. It owns the syntax of both; the values come from the engine.
+
+use std::collections::HashMap;
+
+/// A byte string: event text, variable values and substituted parameters are bytes.
+pub type Bytes = Vec<u8>;
+
+/// The match variables of one pattern match (SEC's `%subst`): `0`, `1`.., named groups,
+/// `_inputsrc`, `_intcontext`, varmap names. `None` is Perl's undef.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MatchVars {
+    /// Variable name to value.
+    pub map: HashMap<String, Option<Bytes>>,
+}
+
+impl MatchVars {
+    /// True when the match set no variables (SubStr, TValue, NCached): then SEC does no
+    /// substitution at all.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Sets a variable.
+    pub fn set(&mut self, name: impl Into<String>, value: Option<Bytes>) {
+        self.map.insert(name.into(), value);
+    }
+
+    /// A copy with every value passed through `f` (escaping for a later round).
+    pub fn map_values(&self, f: impl Fn(&[u8]) -> Bytes) -> MatchVars {
+        MatchVars {
+            map: self
+                .map
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_ref().map(|v| f(v))))
+                .collect(),
+        }
+    }
+}
+
+/// The pattern-match cache: entry name to the variables of the match that made it.
+pub type MatchCache = HashMap<String, MatchVars>;
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Parses a name of the form `[A-Za-z_][\w!]*` or `[0-9]+` at the start of `s`.
+fn name_len(s: &[u8]) -> usize {
+    match s.first() {
+        Some(c) if c.is_ascii_digit() => s.iter().take_while(|c| c.is_ascii_digit()).count(),
+        Some(c) if c.is_ascii_alphabetic() || *c == b'_' => {
+            s.iter().take_while(|&&c| is_word(c) || c == b'!').count()
+        }
+        _ => 0,
+    }
+}
+
+/// Substitutes match variables introduced by `token` (`$` or `%`) into `text`.
+/// `$$` (or `%%`) gives the token itself; an unset variable gives "".
+pub fn subst_matchvars(vars: &MatchVars, cache: &MatchCache, text: &[u8], token: u8) -> Bytes {
+    if !text.contains(&token) {
+        return text.to_vec();
+    }
+    let mut out = Vec::with_capacity(text.len() + 16);
+    let mut i = 0;
+    let get = |name: &str| -> &[u8] {
+        match vars.map.get(name) {
+            Some(Some(v)) => v,
+            _ => b"",
+        }
+    };
+    while i < text.len() {
+        let c = text[i];
+        if c != token {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let rest = &text[i + 1..];
+        match rest.first() {
+            Some(&t) if t == token => {
+                out.push(token);
+                i += 2;
+            }
+            Some(d) if d.is_ascii_digit() => {
+                let n = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+                out.extend_from_slice(get(&String::from_utf8_lossy(&rest[..n])));
+                i += 1 + n;
+            }
+            Some(b'{') => {
+                let n = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+                if n > 0 && rest.get(1 + n) == Some(&b'}') {
+                    out.extend_from_slice(get(&String::from_utf8_lossy(&rest[1..1 + n])));
+                    i += 1 + n + 2;
+                } else {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+            Some(b'+') if rest.get(1) == Some(&b'{') => {
+                let n = name_len(&rest[2..]);
+                if n > 0 && rest.get(2 + n) == Some(&b'}') {
+                    out.extend_from_slice(get(&String::from_utf8_lossy(&rest[2..2 + n])));
+                    i += 1 + 2 + n + 1;
+                } else {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+            Some(b':') if rest.get(1) == Some(&b'{') => {
+                // $:{entry:var}
+                let body = &rest[2..];
+                let e = if body.first().is_some_and(|c| c.is_ascii_alphabetic()) {
+                    body.iter().take_while(|&&c| is_word(c)).count()
+                } else {
+                    0
+                };
+                if e > 0 && body.get(e) == Some(&b':') {
+                    let v = name_len(&body[e + 1..]);
+                    if v > 0 && body.get(e + 1 + v) == Some(&b'}') {
+                        let entry = String::from_utf8_lossy(&body[..e]);
+                        let var = String::from_utf8_lossy(&body[e + 1..e + 1 + v]);
+                        if let Some(Some(val)) = cache
+                            .get(entry.as_ref())
+                            .and_then(|m| m.map.get(var.as_ref()))
+                        {
+                            out.extend_from_slice(val);
+                        }
+                        i += 1 + 2 + e + 1 + v + 1;
+                        continue;
+                    }
+                }
+                out.push(c);
+                i += 1;
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// True if `text` holds a match variable of `token` (SEC's volatility test).
+pub fn has_matchvars(text: &[u8], token: u8) -> bool {
+    if !text.contains(&token) {
+        return false;
+    }
+    let empty = MatchVars::default();
+    subst_matchvars(&empty, &MatchCache::new(), text, token) != text
+}
+
+/// Perl's `quotemeta`: a backslash before every byte that is not `[A-Za-z0-9_]` (bytes of
+/// 128 and above included, as Perl does for byte strings).
+pub fn quotemeta(s: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(s.len() * 2);
+    for &b in s {
+        if !is_word(b) {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out
+}
+
+/// Doubles every `b` in `s` (`%` to `%%`, `$` to `$$`).
+pub fn double(s: &[u8], b: u8) -> Bytes {
+    let mut out = Vec::with_capacity(s.len() + 4);
+    for &c in s {
+        out.push(c);
+        if c == b {
+            out.push(b);
+        }
+    }
+    out
+}
+
+/// Where action-list variables get their values.
+pub trait VarSource {
+    /// The value of `%name` (None: unset, substitutes as "").
+    fn lookup(&mut self, name: &str) -> Option<Bytes>;
+}
+
+/// Substitutes action-list variables into `text`: `%name` and `%{name}` with names
+/// `\.?[A-Za-z]\w*` taken greedily, `%%` as `%`.
+pub fn subst_actionvars(text: &[u8], src: &mut dyn VarSource) -> Bytes {
+    if !text.contains(&b'%') {
+        return text.to_vec();
+    }
+    let mut out = Vec::with_capacity(text.len() + 16);
+    let mut i = 0;
+    let name_at = |s: &[u8]| -> usize {
+        let dot = usize::from(s.first() == Some(&b'.'));
+        if s.get(dot).is_some_and(|c| c.is_ascii_alphabetic()) {
+            dot + s[dot..].iter().take_while(|&&c| is_word(c)).count()
+        } else {
+            0
+        }
+    };
+    while i < text.len() {
+        let c = text[i];
+        if c != b'%' {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let rest = &text[i + 1..];
+        if rest.first() == Some(&b'%') {
+            out.push(b'%');
+            i += 2;
+            continue;
+        }
+        let n = name_at(rest);
+        if n > 0 {
+            if let Some(v) = src.lookup(&String::from_utf8_lossy(&rest[..n])) {
+                out.extend_from_slice(&v);
+            }
+            i += 1 + n;
+            continue;
+        }
+        if rest.first() == Some(&b'{') {
+            let n = name_at(&rest[1..]);
+            if n > 0 && rest.get(1 + n) == Some(&b'}') {
+                if let Some(v) = src.lookup(&String::from_utf8_lossy(&rest[1..1 + n])) {
+                    out.extend_from_slice(&v);
+                }
+                i += 1 + n + 2;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> MatchVars {
+        let mut v = MatchVars::default();
+        v.set("0", Some(b"line".to_vec()));
+        v.set("1", Some(b"a".to_vec()));
+        v.set("10", Some(b"ten".to_vec()));
+        v.set("name", Some(b"N".to_vec()));
+        v.set("2", None);
+        v
+    }
+
+    #[test]
+    fn dollar_forms() {
+        let c = MatchCache::new();
+        let s = |t: &str| {
+            String::from_utf8(subst_matchvars(&vars(), &c, t.as_bytes(), b'$')).unwrap_or_default()
+        };
+        assert_eq!(
+            s("$1 ${1}0 $10 $$ $2 $+{name} $0 $x"),
+            "a a0 ten $  N line $x"
+        );
+        assert_eq!(s("$$1"), "$1");
+        assert_eq!(s("$$$1"), "$a");
+    }
+
+    #[test]
+    fn cache_form() {
+        let mut c = MatchCache::new();
+        c.insert("e".into(), vars());
+        let out = subst_matchvars(&MatchVars::default(), &c, b"[$:{e:name}] [$:{x:y}]", b'$');
+        assert_eq!(out, b"[N] []");
+    }
+
+    struct Fixed;
+    impl VarSource for Fixed {
+        fn lookup(&mut self, name: &str) -> Option<Bytes> {
+            match name {
+                "s" => Some(b"desc".to_vec()),
+                ".nl" => Some(b"\n".to_vec()),
+                _ => None,
+            }
+        }
+    }
+
+    #[test]
+    fn action_vars_are_greedy() {
+        assert_eq!(
+            subst_actionvars(b"%s %{s}x %.nlY %{.nl}Y %% 50%u", &mut Fixed),
+            b"desc descx  \nY % 50"
+        );
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quotemeta(b"a.b c"), b"a\\.b\\ c");
+        assert_eq!(double(b"5%", b'%'), b"5%%");
+        assert!(has_matchvars(b"x $1", b'$'));
+        assert!(has_matchvars(b"x $$", b'$'));
+        assert!(!has_matchvars(b"x $ y", b'$'));
+    }
+}

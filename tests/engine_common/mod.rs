@@ -489,11 +489,19 @@ pub fn run_case(case: &Case, progs: &[(&str, &Path)]) -> Result<Vec<RunOutput>, 
     // Wait until every program has opened its input (SEC logs "Opening input file"), so that
     // a slow Perl start under load does not shift the schedule; then align to X.25 s.
     let ready_deadline = Instant::now() + READY_TIMEOUT;
+    // A program that does not log the opening is taken as ready 0.2 s after its rules loaded.
     for r in running.iter_mut() {
+        let mut loaded_at: Option<Instant> = None;
         while Instant::now() < ready_deadline {
             let log = fs::read_to_string(r.workdir.join("log.txt")).unwrap_or_default();
             if log.contains("Opening input file") || !matches!(r.child.try_wait(), Ok(None)) {
                 break;
+            }
+            if log.contains(" loaded from ") {
+                let t = *loaded_at.get_or_insert_with(Instant::now);
+                if t.elapsed() >= Duration::from_millis(200) {
+                    break;
+                }
             }
             thread::sleep(Duration::from_millis(20));
         }

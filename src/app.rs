@@ -4,8 +4,9 @@
 
 use std::ffi::OsString;
 use std::io::{BufRead, Write};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
+
+use crate::io::input::{InputConfig, Inputs};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
 
 use crate::cli::{self, Command as CliCommand, Options};
@@ -96,60 +97,36 @@ enum ChildEvent {
     ScriptDone(u64, i32),
 }
 
-/// One line of input: text, source name, internal context.
-type InputLine = (Vec<u8>, Arc<str>, Option<Vec<u8>>);
-
-fn start_inputs(opts: &Options) -> Receiver<InputLine> {
-    let (tx, rx) = mpsc::channel();
-    let mut specs: Vec<(String, Option<String>)> = Vec::new();
-    for spec in &opts.input {
-        let (pat, ctx) = cli::split_input_spec(spec);
-        for f in crate::glob::glob(pat) {
-            specs.push((f, ctx.map(str::to_string)));
-        }
+fn input_config(opts: &Options) -> InputConfig {
+    InputConfig {
+        patterns: opts
+            .input
+            .iter()
+            .map(|spec| {
+                let (pat, ctx) = cli::split_input_spec(spec);
+                (pat.to_string(), ctx.map(str::to_string))
+            })
+            .collect(),
+        tail: opts.tail,
+        fromstart: opts.fromstart,
+        reopen_timeout: opts.reopen_timeout,
+        check_timeout: opts.check_timeout,
+        blocksize: opts.blocksize.max(1) as usize,
+        rwfifo: opts.rwfifo,
+        input_timeout: opts.input_timeout,
+        timeout_script: opts.timeout_script.clone(),
     }
-    specs.sort();
-    for (name, ctx) in specs {
-        let tx: Sender<InputLine> = tx.clone();
-        let tail = opts.tail && !opts.fromstart;
-        std::thread::spawn(move || {
-            let src: Arc<str> = Arc::from(name.as_str());
-            let ctx = ctx.map(String::into_bytes);
-            let reader: Box<dyn BufRead> = if name == "-" {
-                Box::new(std::io::BufReader::new(std::io::stdin()))
-            } else {
-                match std::fs::File::open(&name) {
-                    Ok(mut f) => {
-                        if tail {
-                            let _ = std::io::Seek::seek(&mut f, std::io::SeekFrom::End(0));
-                        }
-                        Box::new(std::io::BufReader::new(f))
-                    }
-                    Err(e) => {
-                        crate::err!("Can't open input file {name} ({})", config::io_reason(&e));
-                        return;
-                    }
-                }
-            };
-            for line in reader.split(b'\n') {
-                let Ok(line) = line else { break };
-                if tx.send((line, src.clone(), ctx.clone())).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    rx
 }
 
 fn event_loop(engine: &mut Engine, opts: &Options, children: Receiver<ChildEvent>) -> i32 {
-    let inputs = start_inputs(opts);
-    let poll = Duration::from_secs_f64(opts.poll_timeout.max(0.01));
+    let mut inputs = Inputs::open(input_config(opts));
+    let poll = Duration::from_secs_f64(opts.poll_timeout.max(0.0));
     engine.startup();
-    let mut inputs_open = true;
     loop {
+        let mut child_data = false;
         if !engine.has_synthetic() {
             while let Ok(ev) = children.try_recv() {
+                child_data = true;
                 match ev {
                     ChildEvent::Line(line, ctx) => engine.push_synthetic(line, ctx),
                     ChildEvent::ScriptDone(token, status) => engine.script_finished(token, status),
@@ -158,17 +135,17 @@ fn event_loop(engine: &mut Engine, opts: &Options, children: Receiver<ChildEvent
         }
         if let Some((line, ctx)) = engine.next_synthetic() {
             engine.process(&line, None, Some(ctx));
-        } else if inputs_open {
-            match inputs.recv_timeout(poll) {
-                Ok((line, src, ctx)) => engine.process(&line, Some(src), ctx),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => inputs_open = false,
-            }
-        } else if !opts.tail {
-            engine.shutdown();
-            return 0;
+        } else if let Some(l) = inputs.read_line() {
+            let ctx = l.context.as_ref().map(|c| c.as_bytes().to_vec());
+            engine.process(&l.line, Some(l.source), ctx);
         } else {
-            std::thread::sleep(poll);
+            if !opts.tail && inputs.all_closed() {
+                engine.shutdown();
+                return 0;
+            }
+            if !child_data {
+                std::thread::sleep(inputs.poll_timeout_hint(poll));
+            }
         }
         engine.maybe_tick();
         for s in engine.take_signals() {

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod glob;
+pub mod io;
 pub mod logging;
 pub mod pattern;
 pub mod timefmt;

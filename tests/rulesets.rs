@@ -45,17 +45,33 @@ fn rulesets_match_expected_and_sec() {
         .collect();
     entries.sort();
     for rules in entries {
-        let stem = rules.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let stem = rules
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
         let log = root().join("examples").join(format!("{stem}.log"));
         let expected = rules.with_extension("expected");
-        assert!(log.is_file(), "{} has no sample log {}", rules.display(), log.display());
+        assert!(
+            log.is_file(),
+            "{} has no sample log {}",
+            rules.display(),
+            log.display()
+        );
         let got = run(&rsec, &rules, &log);
         let want = std::fs::read_to_string(&expected)
             .unwrap_or_else(|e| panic!("{}: {e}", expected.display()));
-        assert_eq!(got, want, "{stem}: rsec output differs from {}", expected.display());
+        assert_eq!(
+            got,
+            want,
+            "{stem}: rsec output differs from {}",
+            expected.display()
+        );
         match &sec {
             Some(sec) => assert_eq!(run(sec, &rules, &log), got, "{stem}: SEC and rsec differ"),
-            None => eprintln!("real SEC not installed: {stem} compared with the recorded output only"),
+            None => {
+                eprintln!("real SEC not installed: {stem} compared with the recorded output only")
+            }
         }
         count += 1;
     }

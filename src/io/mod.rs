@@ -1,0 +1,3 @@
+//! The outside world: inputs, outputs, child processes, signals. Decides no correlation.
+
+pub mod input;

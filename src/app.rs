@@ -2,17 +2,17 @@
 //! loop. `main.rs` calls [`run`]; this module wires the rooms together and owns nothing
 //! else.
 
+use std::cell::RefCell;
 use std::ffi::OsString;
-use std::io::{BufRead, Write};
-
-use crate::io::input::{InputConfig, Inputs};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::rc::Rc;
 use std::time::Duration;
 
+use crate::io::input::{InputConfig, Inputs};
+use crate::io::world::{InputRequest, Report, SharedWorld, World};
+
 use crate::cli::{self, Command as CliCommand, Options};
-use crate::config::action::{CloseKind, Command, WriteKind};
 use crate::config::{self, LoadOptions, RuleFile};
-use crate::engine::{compile, ChildMode, Effects, Engine, EngineOptions, WallClock};
+use crate::engine::{compile, Engine, EngineOptions, WallClock};
 
 /// Loads every rule file named by the `--conf` patterns, in order, skipping duplicates.
 pub fn load_rule_files(patterns: &[String], opts: &LoadOptions) -> Vec<RuleFile> {
@@ -85,16 +85,13 @@ pub fn run(mut args: Vec<OsString>) -> i32 {
         evstoresize: opts.evstoresize as usize,
         quoting: opts.quoting,
     };
-    let (child_tx, child_rx) = mpsc::channel();
-    let effects = BasicEffects::new(child_tx);
+    crate::io::output::ignore_sigpipe();
+    let world = Rc::new(RefCell::new(World::new(Duration::from_secs(
+        opts.socket_timeout,
+    ))));
+    let effects = SharedWorld(world.clone());
     let mut engine = Engine::new(prog, eopts, Box::new(WallClock), Box::new(effects));
-    event_loop(&mut engine, &opts, child_rx)
-}
-
-/// What a child process reports back.
-enum ChildEvent {
-    Line(Vec<u8>, Vec<u8>),
-    ScriptDone(u64, i32),
+    event_loop(&mut engine, &opts, &world)
 }
 
 fn input_config(opts: &Options) -> InputConfig {
@@ -118,18 +115,34 @@ fn input_config(opts: &Options) -> InputConfig {
     }
 }
 
-fn event_loop(engine: &mut Engine, opts: &Options, children: Receiver<ChildEvent>) -> i32 {
+fn event_loop(engine: &mut Engine, opts: &Options, world: &Rc<RefCell<World>>) -> i32 {
     let mut inputs = Inputs::open(input_config(opts));
     let poll = Duration::from_secs_f64(opts.poll_timeout.max(0.0));
     engine.startup();
     loop {
         let mut child_data = false;
         if !engine.has_synthetic() {
-            while let Ok(ev) = children.try_recv() {
+            let reports = world.borrow_mut().poll(Duration::ZERO);
+            for r in reports {
                 child_data = true;
-                match ev {
-                    ChildEvent::Line(line, ctx) => engine.push_synthetic(line, ctx),
-                    ChildEvent::ScriptDone(token, status) => engine.script_finished(token, status),
+                match r {
+                    Report::Line(line, ctx) => engine.push_synthetic(line, ctx),
+                    Report::Script(token, status) => engine.script_finished(token, status),
+                }
+            }
+        }
+        let requests: Vec<InputRequest> = std::mem::take(&mut world.borrow_mut().input_requests);
+        for r in requests {
+            match r {
+                InputRequest::Add {
+                    file,
+                    offset,
+                    context,
+                } => {
+                    inputs.add_input(&file, &offset, Some(&context));
+                }
+                InputRequest::Drop(file) => {
+                    inputs.drop_input(&file);
                 }
             }
         }
@@ -140,8 +153,7 @@ fn event_loop(engine: &mut Engine, opts: &Options, children: Receiver<ChildEvent
             engine.process(&l.line, Some(l.source), ctx);
         } else {
             if !opts.tail && inputs.all_closed() {
-                engine.shutdown();
-                return 0;
+                return finish(engine, opts, world);
             }
             if !child_data {
                 std::thread::sleep(inputs.poll_timeout_hint(poll));
@@ -150,160 +162,24 @@ fn event_loop(engine: &mut Engine, opts: &Options, children: Receiver<ChildEvent
         engine.maybe_tick();
         for s in engine.take_signals() {
             if s == crate::engine::Signal::Term {
-                engine.shutdown();
-                return 0;
+                return finish(engine, opts, world);
             }
         }
     }
 }
 
-/// Minimal effects until the full output and child-process layer lands: standard output
-/// and files (kept open), child processes run through threads.
-struct BasicEffects {
-    files: std::collections::HashMap<Vec<u8>, std::fs::File>,
-    child_tx: Sender<ChildEvent>,
-}
-
-impl BasicEffects {
-    fn new(child_tx: Sender<ChildEvent>) -> Self {
-        Self {
-            files: Default::default(),
-            child_tx,
+/// SEC's exit: SEC_SHUTDOWN, then with --childterm the children get up to three seconds
+/// (SEC sleeps that long when it generated SEC_SHUTDOWN) before they are sent SIGTERM.
+fn finish(engine: &mut Engine, opts: &Options, world: &Rc<RefCell<World>>) -> i32 {
+    engine.shutdown();
+    if opts.childterm {
+        if opts.intevents {
+            let deadline = std::time::Instant::now() + Duration::from_secs(3);
+            while world.borrow().children.count() > 0 && std::time::Instant::now() < deadline {
+                world.borrow_mut().poll(Duration::from_millis(50));
+            }
         }
+        world.borrow_mut().children.terminate_all();
     }
-}
-
-fn has_shell_meta(s: &[u8]) -> bool {
-    s.iter().any(|c| b"$&*(){}[]'\";\\|?<>~`\n".contains(c))
-}
-
-fn to_os(b: &[u8]) -> OsString {
-    use std::os::unix::ffi::OsStringExt;
-    OsString::from_vec(b.to_vec())
-}
-
-impl Effects for BasicEffects {
-    fn write(&mut self, kind: WriteKind, target: &[u8], text: &[u8]) {
-        let mut data = text.to_vec();
-        if kind == WriteKind::Write {
-            data.push(b'\n');
-        }
-        if target == b"-" {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(&data);
-            let _ = out.flush();
-            return;
-        }
-        let path = to_os(target);
-        if kind == WriteKind::Owritecl {
-            if let Ok(mut f) = std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(&path)
-            {
-                let _ = f.write_all(&data);
-            }
-            return;
-        }
-        if !self.files.contains_key(target) {
-            match std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(&path)
-            {
-                Ok(f) => {
-                    self.files.insert(target.to_vec(), f);
-                }
-                Err(e) => {
-                    crate::err!(
-                        "Can't open output file {} ({})",
-                        String::from_utf8_lossy(target),
-                        config::io_reason(&e)
-                    );
-                    return;
-                }
-            }
-        }
-        if let Some(f) = self.files.get_mut(target) {
-            let _ = f.write_all(&data);
-        }
-    }
-
-    fn close(&mut self, _kind: CloseKind, target: &[u8]) {
-        self.files.remove(target);
-    }
-
-    fn command(&mut self, cmd: Command<Vec<u8>>, mode: ChildMode) {
-        let mut c = match &cmd {
-            Command::Shell(s) if s.is_empty() => {
-                if let ChildMode::Pipe { input } | ChildMode::Script { input, .. } = &mode {
-                    let mut out = std::io::stdout().lock();
-                    let _ = out.write_all(input);
-                    let _ = out.flush();
-                }
-                return;
-            }
-            Command::Shell(s) if has_shell_meta(s) => {
-                let mut c = std::process::Command::new("/bin/sh");
-                c.arg("-c").arg(to_os(s));
-                c
-            }
-            Command::Shell(s) => {
-                let words: Vec<&[u8]> = s
-                    .split(|b| b.is_ascii_whitespace())
-                    .filter(|w| !w.is_empty())
-                    .collect();
-                let Some((first, rest)) = words.split_first() else {
-                    return;
-                };
-                let mut c = std::process::Command::new(to_os(first));
-                c.args(rest.iter().map(|w| to_os(w)));
-                c
-            }
-            Command::Exec(v) => {
-                let Some((first, rest)) = v.split_first() else {
-                    return;
-                };
-                let mut c = std::process::Command::new(to_os(first));
-                c.args(rest.iter().map(|w| to_os(w)));
-                c
-            }
-        };
-        let piped_in = matches!(mode, ChildMode::Pipe { .. } | ChildMode::Script { .. });
-        c.stdin(if piped_in {
-            std::process::Stdio::piped()
-        } else {
-            std::process::Stdio::null()
-        });
-        if matches!(mode, ChildMode::Spawn { .. }) {
-            c.stdout(std::process::Stdio::piped());
-        }
-        let mut child = match c.spawn() {
-            Ok(ch) => ch,
-            Err(e) => {
-                crate::err!("Could not fork command ({e})");
-                return;
-            }
-        };
-        let tx = self.child_tx.clone();
-        std::thread::spawn(move || {
-            if let (Some(mut stdin), ChildMode::Pipe { input } | ChildMode::Script { input, .. }) =
-                (child.stdin.take(), &mode)
-            {
-                let _ = stdin.write_all(input);
-            }
-            if let (Some(out), ChildMode::Spawn { context }) = (child.stdout.take(), &mode) {
-                for line in std::io::BufReader::new(out)
-                    .split(b'\n')
-                    .map_while(Result::ok)
-                {
-                    let _ = tx.send(ChildEvent::Line(line, context.clone()));
-                }
-            }
-            let status = child.wait().ok().and_then(|s| s.code()).unwrap_or(-1);
-            if let ChildMode::Script { token, .. } = mode {
-                let _ = tx.send(ChildEvent::ScriptDone(token, status));
-            }
-        });
-    }
+    0
 }

@@ -11,6 +11,7 @@
 //! * [`config`] owns reading rule files into a typed, validated model, with SEC's diagnostics.
 //! * [`pattern`] owns the pattern types and their compiled matchers.
 //! * [`logging`] owns SEC's log destinations and levels.
+//! * [`io`] owns the outside world: output files and sockets, child processes.
 //! * [`app`] wires the phases together for the binary.
 
 pub mod app;

@@ -1,3 +1,6 @@
 //! The outside world: inputs, outputs, child processes, signals. Decides no correlation.
 
+pub mod child;
 pub mod input;
+pub mod output;
+pub mod world;

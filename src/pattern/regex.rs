@@ -40,13 +40,38 @@ use ast::{Assert, ByteSet, GroupRef, Node};
 
 /// Compile-size limit for both engines (Perl allows `{n}` up to 65534).
 const SIZE_LIMIT: usize = 256 << 20;
+
+/// The primary engine's regex, built from its source on first use.
+#[derive(Clone)]
+struct LazyPrimary {
+    src: String,
+    re: std::sync::OnceLock<Option<regex::bytes::Regex>>,
+}
+
+impl LazyPrimary {
+    fn get(&self) -> Option<&regex::bytes::Regex> {
+        self.re
+            .get_or_init(|| {
+                regex::bytes::RegexBuilder::new(&self.src)
+                    .unicode(false)
+                    .size_limit(SIZE_LIMIT)
+                    .dfa_size_limit(SIZE_LIMIT)
+                    .build()
+                    .map_err(|e| {
+                        crate::err!("Regular expression '{}' could not be built: {e}", self.src)
+                    })
+                    .ok()
+            })
+            .as_ref()
+    }
+}
 /// Backtracking budget of the fallback engine per match attempt.
 const BACKTRACK_LIMIT: usize = 10_000_000;
 
 /// A compiled Perl-dialect pattern.
 pub struct PerlRegex {
     pattern: String,
-    primary: Option<regex::bytes::Regex>,
+    primary: Option<LazyPrimary>,
     fallback: Option<fancy_regex::Regex>,
     /// The primary result may be wrong when the text ends with `\n`.
     nl_sensitive: bool,
@@ -112,13 +137,18 @@ impl PerlRegex {
         } else {
             let mut src = String::new();
             em.emit(&root, false, &mut src);
-            let re = regex::bytes::RegexBuilder::new(&src)
+            // Check the syntax now (cheap); build the matcher on first use, since building
+            // thousands of rule patterns up front made loading slow.
+            regex_syntax::ParserBuilder::new()
                 .unicode(false)
-                .size_limit(SIZE_LIMIT)
-                .dfa_size_limit(SIZE_LIMIT)
+                .utf8(false)
                 .build()
+                .parse(&src)
                 .map_err(|e| format!("pattern too complex for rsec: {}", e))?;
-            Some(re)
+            Some(LazyPrimary {
+                src,
+                re: std::sync::OnceLock::new(),
+            })
         };
         let fallback = if needs_fallback || nl_sensitive {
             let mut src = String::new();
@@ -176,7 +206,7 @@ impl PerlRegex {
 
     fn primary_for(&self, hay: &[u8]) -> Option<&regex::bytes::Regex> {
         match &self.primary {
-            Some(re) if !(self.nl_sensitive && hay.last() == Some(&b'\n')) => Some(re),
+            Some(p) if !(self.nl_sensitive && hay.last() == Some(&b'\n')) => p.get(),
             _ => None,
         }
     }

@@ -139,6 +139,9 @@ impl Engine {
     }
 
     fn set_var(&mut self, var: &str, value: Option<Bytes>) {
+        if let Some(v) = &value {
+            crate::debug!("Variable '%{var}' set to '{}'", text(v));
+        }
         self.vars.insert(var.to_string(), value);
     }
 
@@ -182,6 +185,12 @@ impl Engine {
             }
             Action::ShellCmd(cmd) => {
                 let cmd = self.command_text(cmd, desc, true);
+                match &cmd {
+                    Command::Shell(c) => crate::info!("Executing shell command '{}'", text(c)),
+                    Command::Exec(v) => {
+                        crate::info!("Executing command '{}'", text(&v.join(&b' ')))
+                    }
+                }
                 self.effects.command(cmd, ChildMode::Detached);
             }
             Action::Spawn { context, cmd } => {
@@ -190,12 +199,29 @@ impl Engine {
                     None => SYNEVENT_CONTEXT.to_vec(),
                 };
                 let cmd = self.command_text(cmd, desc, true);
+                let (kind, line) = match &cmd {
+                    Command::Shell(c) => ("shell command", text(c)),
+                    Command::Exec(v) => ("command", text(&v.join(&b' '))),
+                };
+                if context.is_some() {
+                    crate::info!("Spawning {kind} '{line}' with context '{}'", text(&ctx));
+                } else {
+                    crate::info!("Spawning {kind} '{line}'");
+                }
                 self.effects.command(cmd, ChildMode::Spawn { context: ctx });
             }
             Action::Pipe { text: t, cmd } => {
                 let mut input = self.av(t, desc);
                 input.push(b'\n');
                 let cmd = self.command_text(cmd, desc, false);
+                let (kind, line) = match &cmd {
+                    Command::Shell(c) => ("shell command", text(c)),
+                    Command::Exec(v) => ("command", text(&v.join(&b' '))),
+                };
+                crate::info!(
+                    "Feeding event '{}' to {kind} '{line}'",
+                    text(&input[..input.len() - 1])
+                );
                 self.effects.command(cmd, ChildMode::Pipe { input });
             }
             Action::Report { name, cmd } => {
@@ -210,6 +236,14 @@ impl Engine {
                     input.push(b'\n');
                 }
                 let cmd = self.command_text(cmd, desc, false);
+                let (kind, line) = match &cmd {
+                    Command::Shell(c) => ("shell command", text(c)),
+                    Command::Exec(v) => ("command", text(&v.join(&b' '))),
+                };
+                crate::info!(
+                    "Reporting the event store of context '{}' through {kind} '{line}'",
+                    text(&name)
+                );
                 self.effects.command(cmd, ChildMode::Pipe { input });
             }
             Action::Create {
@@ -257,6 +291,7 @@ impl Engine {
             }
             Action::Delete(name) => {
                 let name = self.av(name, desc);
+                crate::debug!("Deleting context '{}'", text(&name));
                 match self.contexts.get(&name) {
                     Some(r) if !r.deleting => {
                         if r.internal {
@@ -273,6 +308,7 @@ impl Engine {
             }
             Action::Obsolete(name) => {
                 let name = self.av(name, desc);
+                crate::debug!("Obsoleting context '{}'", text(&name));
                 match self.contexts.get(&name) {
                     Some(r) if !r.deleting => {
                         if r.internal {
@@ -297,6 +333,7 @@ impl Engine {
             } => {
                 let name = self.av(name, desc);
                 let lt = self.av(lifetime, desc);
+                crate::debug!("Changing settings for context '{}'", text(&name));
                 let trimmed = String::from_utf8_lossy(&lt).trim().to_string();
                 let lt = if trimmed == "-" {
                     None
@@ -343,6 +380,11 @@ impl Engine {
             Action::Alias { name, alias } => {
                 let name = self.av(name, desc);
                 let alias = self.av(alias, desc);
+                crate::debug!(
+                    "Creating alias '{}' for context '{}'",
+                    text(&alias),
+                    text(&name)
+                );
                 match self.contexts.id(&name) {
                     None => crate::warn!(
                         "Context '{}' does not exist, can't create alias",
@@ -363,6 +405,7 @@ impl Engine {
             }
             Action::Unalias(alias) => {
                 let alias = self.av(alias, desc);
+                crate::debug!("Removing alias '{}'", text(&alias));
                 match self.contexts.get(&alias) {
                     Some(r) if !r.deleting => {
                         if r.internal {
@@ -384,6 +427,23 @@ impl Engine {
             } => {
                 let name = self.av(name, desc);
                 let t = self.av(t, desc);
+                match edit {
+                    StoreEdit::Add => crate::debug!(
+                        "Adding event(s) '{}' to context '{}'",
+                        text(&t),
+                        text(&name)
+                    ),
+                    StoreEdit::Prepend => crate::debug!(
+                        "Prepending event(s) '{}' to context '{}'",
+                        text(&t),
+                        text(&name)
+                    ),
+                    StoreEdit::Fill => crate::debug!(
+                        "Filling context '{}' with event(s) '{}'",
+                        text(&name),
+                        text(&t)
+                    ),
+                }
                 if !self.contexts.exists(&name) {
                     let rec =
                         Contexts::new_record(now, 0, Contexts::no_actions(), Vec::new(), &name);

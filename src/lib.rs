@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod logging;
 pub mod pattern;
+pub mod perl;
 pub mod timefmt;
 
 /// Runs rsec with the given command-line arguments (without the program name) and returns

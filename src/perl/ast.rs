@@ -208,6 +208,8 @@ pub enum Expr {
     Capture(usize),
     /// `$&`.
     MatchAll,
+    /// `$+{name}`: a named capture group of the last successful match.
+    NamedCapture(Box<Expr>),
     /// An array used as a whole.
     Arr(ArrT),
     /// A hash used as a whole.

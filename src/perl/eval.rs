@@ -98,6 +98,7 @@ type R<T> = Result<T, Flow>;
 pub(crate) struct LastMatch {
     subject: Rc<str>,
     groups: Groups,
+    re: Rc<Re>,
 }
 
 pub(crate) fn die(msg: impl Into<String>) -> PerlError {
@@ -333,7 +334,29 @@ fn norm_index(i: i64, len: usize) -> Option<usize> {
     }
 }
 
+/// The most stack the evaluator may use below the entry point of `eval`/`call`.
+const STACK_BUDGET: usize = 1 << 20;
+
+/// The address of a local: where the stack currently is.
+#[inline(never)]
+pub(crate) fn stack_here() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
+}
+
 impl Interp {
+    /// Fails (instead of overflowing the Rust stack) when evaluation has used more than
+    /// [`STACK_BUDGET`] bytes of stack since `eval`/`call` was entered.
+    fn stack_check(&self) -> Result<(), PerlError> {
+        let here = stack_here();
+        if self.stack_base != 0 && self.stack_base.saturating_sub(here) > STACK_BUDGET {
+            return Err(die(
+                "Deep recursion: evaluation nested too deeply (stack limit reached)",
+            ));
+        }
+        Ok(())
+    }
+
     // ------------------------------------------------------------ calls
     pub(crate) fn run_sub(
         &mut self,
@@ -358,6 +381,7 @@ impl Interp {
             args: Rc::new(std::cell::RefCell::new(args)),
             want,
         };
+        self.stack_check()?;
         self.depth += 1;
         let saved = self.last_match.clone();
         let r = self.exec_body(&def.body, &mut f, want);
@@ -488,7 +512,30 @@ impl Interp {
                     self.void(st, f)?;
                 }
             },
-            Stmt::Foreach(var, list, body) => {
+            Stmt::Foreach(var, list, body) => return self.foreach(var, list, body, f),
+            Stmt::Block(b) => match self.exec_block(b, f) {
+                Ok(()) | Err(Flow::Last) | Err(Flow::Next) => {}
+                Err(e) => return Err(e),
+            },
+            Stmt::SubDecl(slot, def) => {
+                let caps = def
+                    .captures
+                    .iter()
+                    .map(|(o, _)| self.capture(f, *o))
+                    .collect();
+                *slot.borrow_mut() = Some(Value::CodeRef(Rc::new(CodeRef {
+                    def: def.clone(),
+                    captures: caps,
+                })));
+            }
+        }
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn foreach(&mut self, var: &LoopVar, list: &Expr, body: &[Stmt], f: &mut Frame) -> R<()> {
+        {
+            {
                 let mut items = Vec::new();
                 self.list(list, f, &mut items)?;
                 let saved = match var {
@@ -514,25 +561,9 @@ impl Interp {
                 if let Some((c, v)) = saved {
                     c.set(v);
                 }
-                return result;
-            }
-            Stmt::Block(b) => match self.exec_block(b, f) {
-                Ok(()) | Err(Flow::Last) | Err(Flow::Next) => {}
-                Err(e) => return Err(e),
-            },
-            Stmt::SubDecl(slot, def) => {
-                let caps = def
-                    .captures
-                    .iter()
-                    .map(|(o, _)| self.capture(f, *o))
-                    .collect();
-                *slot.borrow_mut() = Some(Value::CodeRef(Rc::new(CodeRef {
-                    def: def.clone(),
-                    captures: caps,
-                })));
+                result
             }
         }
-        Ok(())
     }
 
     fn capture(&mut self, f: &mut Frame, slot: usize) -> Slot {
@@ -687,7 +718,32 @@ impl Interp {
                 a.resize(n, Value::Undef);
                 Ok(r)
             }
-            Expr::Capture(_) | Expr::MatchAll => {
+            Expr::Assign(l, r) => {
+                let v = self.scalar(r, f)?;
+                self.assign_scalar(l, v, f)?;
+                match simple_lvalue(l) {
+                    Some(x) => self.with_lvalue(&x, f, op),
+                    None => ferr("Can't modify this assignment"),
+                }
+            }
+            Expr::Builtin(Bi::Pos, args) => {
+                let cell = self.pos_cell(args.first(), f);
+                let Some(cell) = cell else {
+                    return ferr("pos() of this expression is not supported");
+                };
+                let mut v = cell
+                    .pos
+                    .get()
+                    .map_or(Value::Undef, |p| Value::Int(p as i64));
+                let r = op(&mut v)?;
+                cell.pos.set(if v.is_defined() {
+                    Some(v.to_int().max(0) as usize)
+                } else {
+                    None
+                });
+                Ok(r)
+            }
+            Expr::Capture(_) | Expr::MatchAll | Expr::NamedCapture(_) => {
                 ferr("Modification of a read-only value attempted")
             }
             _ => ferr("Can't modify non-lvalue expression"),
@@ -760,7 +816,78 @@ impl Interp {
     }
 
     // ------------------------------------------------------------ scalar context
+    /// Scalar-context evaluation. The common, recursive cases are handled here with a small
+    /// stack frame; everything else goes to [`Interp::scalar_slow`].
     pub(crate) fn scalar(&mut self, e: &Expr, f: &mut Frame) -> R<Value> {
+        match e {
+            Expr::Const(v) => Ok(v.clone()),
+            Expr::Lex(s) => Ok(match f.slots.get(*s) {
+                Some(Slot::S(c)) => c.get(),
+                _ => Value::Undef,
+            }),
+            Expr::Global(c) => Ok(c.get()),
+            Expr::Bin(op, a, b) => {
+                let av = self.scalar(a, f)?;
+                let bv = self.scalar(b, f)?;
+                Ok(binop(*op, &av, &bv)?)
+            }
+            Expr::Log(op, a, b) => {
+                let av = self.scalar(a, f)?;
+                let take_b = match op {
+                    LogOp::And => av.truthy(),
+                    LogOp::Or => !av.truthy(),
+                    LogOp::Dor => !av.is_defined(),
+                };
+                if take_b {
+                    self.scalar(b, f)
+                } else {
+                    Ok(av)
+                }
+            }
+            Expr::Not(a) => Ok(Value::bool(!self.scalar(a, f)?.truthy())),
+            Expr::Ternary(c, a, b) => {
+                if self.scalar(c, f)?.truthy() {
+                    self.scalar(a, f)
+                } else {
+                    self.scalar(b, f)
+                }
+            }
+            Expr::CallRef(..) | Expr::CallNamed(..) => self.call_expr(e, f, Context::Scalar),
+            Expr::Return(x) => self.do_return(x.as_deref(), f),
+            _ => self.scalar_slow(e, f),
+        }
+    }
+
+    #[inline(never)]
+    fn call_expr(&mut self, e: &Expr, f: &mut Frame, want: Context) -> R<Value> {
+        let (fv, args) = match e {
+            Expr::CallRef(fe, args) => (self.scalar(fe, f)?, args),
+            Expr::CallNamed(slot, name, args) => {
+                let fv = slot.borrow().clone();
+                match fv {
+                    Some(v) => (v, args),
+                    None => return ferr(format!("Undefined subroutine &main::SEC::{name} called")),
+                }
+            }
+            _ => return Ok(Value::Undef),
+        };
+        let a = self.eval_args(args, f)?;
+        self.call_value(&fv, a, want)
+    }
+
+    #[inline(never)]
+    fn do_return(&mut self, x: Option<&Expr>, f: &mut Frame) -> R<Value> {
+        let want = f.want;
+        self.ret = match x {
+            Some(x) => self.ctx(x, f, want)?,
+            None => Vec::new(),
+        };
+        Err(Flow::Return)
+    }
+
+    #[inline(never)]
+    fn scalar_slow(&mut self, e: &Expr, f: &mut Frame) -> R<Value> {
+        self.stack_check()?;
         Ok(match e {
             Expr::Const(v) => v.clone(),
             Expr::Interp(parts) => Value::from(self.interp(parts, f)?),
@@ -771,6 +898,18 @@ impl Interp {
             Expr::Global(c) => c.get(),
             Expr::Capture(n) => self.capture_value(*n),
             Expr::MatchAll => self.capture_value(0),
+            Expr::NamedCapture(k) => {
+                let key = self.scalar(k, f)?.to_string_perl();
+                let idx = self.last_match.as_ref().and_then(|m| {
+                    m.re.names
+                        .iter()
+                        .position(|n| n.as_deref() == Some(key.as_str()))
+                });
+                match idx {
+                    Some(i) => self.capture_value(i),
+                    None => Value::Undef,
+                }
+            }
             Expr::Arr(t) => match self.get_array(t, f, false)? {
                 Some(a) => Value::Int(a.borrow().len() as i64),
                 None => Value::Int(0),
@@ -1104,6 +1243,50 @@ impl Interp {
                 for i in items {
                     self.list(i, f, out)?;
                 }
+                Ok(())
+            }
+            Expr::Ternary(c, a, b) => {
+                if self.scalar(c, f)?.truthy() {
+                    self.list(a, f, out)
+                } else {
+                    self.list(b, f, out)
+                }
+            }
+            Expr::CallRef(..) | Expr::CallNamed(..) => self.call_list_expr(e, f, out),
+            Expr::Const(_) | Expr::Lex(_) | Expr::Global(_) | Expr::Log(..) | Expr::Not(_) => {
+                out.push(self.scalar(e, f)?);
+                Ok(())
+            }
+            Expr::Return(x) => self.do_return(x.as_deref(), f).map(|_| ()),
+            _ => self.list_slow(e, f, out),
+        }
+    }
+
+    #[inline(never)]
+    fn call_list_expr(&mut self, e: &Expr, f: &mut Frame, out: &mut Vec<Value>) -> R<()> {
+        let (fv, args) = match e {
+            Expr::CallRef(fe, args) => (self.scalar(fe, f)?, args),
+            Expr::CallNamed(slot, name, args) => {
+                let fv = slot.borrow().clone();
+                match fv {
+                    Some(v) => (v, args),
+                    None => return ferr(format!("Undefined subroutine &main::SEC::{name} called")),
+                }
+            }
+            _ => return Ok(()),
+        };
+        let a = self.eval_args(args, f)?;
+        out.extend(self.call_list(&fv, a, Context::List)?);
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn list_slow(&mut self, e: &Expr, f: &mut Frame, out: &mut Vec<Value>) -> R<()> {
+        match e {
+            Expr::List(items) => {
+                for i in items {
+                    self.list(i, f, out)?;
+                }
             }
             Expr::Arr(t) => {
                 if let Some(a) = self.get_array(t, f, false)? {
@@ -1317,7 +1500,11 @@ impl Interp {
                     out.push(Value::Int(1));
                 }
             }
-            self.last_match = Some(Rc::new(LastMatch { subject, groups: g }));
+            self.last_match = Some(Rc::new(LastMatch {
+                subject,
+                groups: g,
+                re: re.clone(),
+            }));
             return Ok(true);
         }
         let cell = self.pos_cell(t, f);
@@ -1364,7 +1551,11 @@ impl Interp {
             }
             set_pos(self, None);
             if let Some(g) = last {
-                self.last_match = Some(Rc::new(LastMatch { subject, groups: g }));
+                self.last_match = Some(Rc::new(LastMatch {
+                    subject,
+                    groups: g,
+                    re: re.clone(),
+                }));
             }
             return Ok(any);
         }
@@ -1388,7 +1579,11 @@ impl Interp {
                         continue;
                     }
                     set_pos(self, Some(me));
-                    self.last_match = Some(Rc::new(LastMatch { subject, groups: g }));
+                    self.last_match = Some(Rc::new(LastMatch {
+                        subject,
+                        groups: g,
+                        re: re.clone(),
+                    }));
                     return Ok(true);
                 }
                 None => {
@@ -1408,6 +1603,18 @@ impl Interp {
         f: &mut Frame,
     ) -> R<Value> {
         let re = self.get_re(src, f)?;
+        let assigned;
+        let t = match t {
+            Some(a @ Expr::Assign(l, _)) => {
+                self.scalar(a, f)?;
+                assigned = simple_lvalue(l);
+                match &assigned {
+                    Some(x) => Some(x),
+                    None => return ferr("Can't modify this assignment in substitution"),
+                }
+            }
+            other => other,
+        };
         let v = self.target_value(t, f)?;
         let subject: Rc<str> = Rc::from(v.to_str_cow().as_ref());
         let mut out = String::new();
@@ -1422,6 +1629,7 @@ impl Interp {
             self.last_match = Some(Rc::new(LastMatch {
                 subject: subject.clone(),
                 groups: g,
+                re: re.clone(),
             }));
             let r = self.scalar(repl, f)?;
             out.push_str(subject.get(copied..ms).unwrap_or(""));
@@ -1466,6 +1674,18 @@ impl Interp {
         flags: &str,
         f: &mut Frame,
     ) -> R<Value> {
+        let assigned;
+        let t = match t {
+            Some(a @ Expr::Assign(l, _)) => {
+                self.scalar(a, f)?;
+                assigned = simple_lvalue(l);
+                match &assigned {
+                    Some(x) => Some(x),
+                    None => return ferr("Can't modify this assignment in transliteration"),
+                }
+            }
+            other => other,
+        };
         let v = self.target_value(t, f)?;
         let s = v.to_string_perl();
         let delete = flags.contains('d');
@@ -1510,9 +1730,17 @@ impl Interp {
         f: &mut Frame,
         out: &mut Vec<Value>,
     ) -> R<()> {
+        let awk = re.is_none();
         let re = match re {
-            Some(r) => Some(self.get_re(r, f)?),
-            None => None,
+            Some(r) => self.get_re(r, f)?,
+            None => match &self.awk_re {
+                Some(r) => r.clone(),
+                None => {
+                    let r = Rc::new(Re::new("\\s+", "").map_err(die)?);
+                    self.awk_re = Some(r.clone());
+                    r
+                }
+            },
         };
         let sv = self.target_value(s, f)?;
         let subject = sv.to_string_perl();
@@ -1520,73 +1748,43 @@ impl Interp {
             Some(l) => self.scalar(l, f)?.to_int(),
             None => 0,
         };
-        let start = out.len();
-        let (text, awk) = match &re {
-            None => (
-                subject.trim_start_matches([' ', '\t', '\n', '\r', '\x0c']),
-                true,
-            ),
-            Some(r) if r.source == "^" => (subject.as_str(), false),
-            Some(_) => (subject.as_str(), false),
+        let text = if awk {
+            subject.trim_start_matches([' ', '\t', '\n', '\r', '\x0c'])
+        } else {
+            subject.as_str()
         };
-        let mut fields = 0i64;
-        let mut pos = 0usize;
-        let mut field_start = 0usize;
         if text.is_empty() {
             return Ok(());
         }
-        loop {
+        let start = out.len();
+        let mut fields = 0i64;
+        let mut field_start = 0usize;
+        while field_start < text.len() {
             if limit > 0 && fields + 1 >= limit {
                 break;
             }
-            let found = if awk {
-                text[pos..].find([' ', '\t', '\n', '\r', '\x0c']).map(|i| {
-                    let a = pos + i;
-                    let rest = &text[a..];
-                    let trimmed = rest.trim_start_matches([' ', '\t', '\n', '\r', '\x0c']);
-                    let b = a + (rest.len() - trimmed.len());
-                    vec![Some((a, b))]
-                })
-            } else {
-                let r = re
-                    .as_ref()
-                    .map(|r| r.find_at(text, pos))
-                    .transpose()
-                    .map_err(die)?;
-                r.flatten()
-            };
-            let Some(g) = found else { break };
-            let (ms, me) = g[0].unwrap_or((pos, pos));
-            if me == ms {
-                // an empty match never splits at position 0 or at the end
-                if ms >= text.len() {
-                    break;
-                }
-                if ms == 0 || ms == field_start && ms == pos && pos == 0 {
-                    pos = next_char(text, ms);
-                    if ms == 0 {
-                        continue;
+            // a match must not be empty at the start of the current field
+            let mut from = field_start;
+            let g = loop {
+                match re.find_at(text, from).map_err(die)? {
+                    Some(g) => {
+                        let (ms, me) = g[0].unwrap_or((from, from));
+                        if ms == me && ms == field_start {
+                            from = next_char(text, from);
+                            if from >= text.len() {
+                                break None;
+                            }
+                            continue;
+                        }
+                        break Some(g);
                     }
+                    None => break None,
                 }
-                let at = if ms == field_start {
-                    next_char(text, ms)
-                } else {
-                    ms
-                };
-                if at >= text.len() {
-                    break;
-                }
-                out.push(Value::str(&text[field_start..at]));
-                fields += 1;
-                for grp in g.iter().skip(1) {
-                    out.push(grp.map_or(Value::Undef, |(a, b)| Value::str(&text[a..b])));
-                }
-                field_start = at;
-                pos = at;
-                continue;
-            }
-            if ms == 0 && me > 0 && field_start == 0 && fields == 0 {
-                // a leading separator gives an empty first field
+            };
+            let Some(g) = g else { break };
+            let (ms, me) = g[0].unwrap_or((from, from));
+            if ms == me && ms >= text.len() {
+                break;
             }
             out.push(Value::str(&text[field_start..ms]));
             fields += 1;
@@ -1594,10 +1792,6 @@ impl Interp {
                 out.push(grp.map_or(Value::Undef, |(a, b)| Value::str(&text[a..b])));
             }
             field_start = me;
-            pos = me;
-            if pos > text.len() {
-                break;
-            }
         }
         out.push(Value::str(&text[field_start.min(text.len())..]));
         if limit == 0 {
@@ -2127,6 +2321,19 @@ impl Interp {
         x ^= x << 17;
         self.rand_state = x;
         (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The plain variable an assignment's left side names (`my $x` becomes `$x`).
+fn simple_lvalue(e: &Expr) -> Option<Expr> {
+    match e {
+        Expr::Lex(s) => Some(Expr::Lex(*s)),
+        Expr::Global(c) => Some(Expr::Global(c.clone())),
+        Expr::My(vars, _) if vars.len() == 1 => match vars[0] {
+            MyVar::Scalar(s) => Some(Expr::Lex(s)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -120,6 +120,8 @@ pub struct Interp {
     sort_b: Rc<ScalarCell>,
     eval_error: Rc<ScalarCell>,
     rand_state: u64,
+    stack_base: usize,
+    awk_re: Option<Rc<re::Re>>,
 }
 
 impl Default for Interp {
@@ -168,6 +170,8 @@ impl Interp {
             sort_b,
             eval_error,
             rand_state: seed,
+            stack_base: 0,
+            awk_re: None,
         }
     }
 
@@ -190,8 +194,10 @@ impl Interp {
     /// Runs compiled code (like Perl's `eval` of the text) in the given context and returns
     /// its value: the value of the last statement, or what `return` gave.
     pub fn eval(&mut self, code: &Code, ctx: Context) -> Result<Vec<Value>, PerlError> {
-        self.depth = 0;
-        self.run_sub(&code.0, &[], Vec::new(), ctx)
+        self.enter();
+        let r = self.run_sub(&code.0, &[], Vec::new(), ctx);
+        self.leave();
+        r
     }
 
     /// Calls a code reference with `args` as `@_`.
@@ -201,11 +207,25 @@ impl Interp {
         args: Vec<Value>,
         ctx: Context,
     ) -> Result<Vec<Value>, PerlError> {
-        self.depth = 0;
-        match self.call_list(f, args, ctx) {
+        self.enter();
+        let r = match self.call_list(f, args, ctx) {
             Ok(v) => Ok(v),
             Err(eval::Flow::Err(e)) => Err(e),
             Err(_) => Err(eval::die("Can't return outside a subroutine")),
+        };
+        self.leave();
+        r
+    }
+
+    fn enter(&mut self) {
+        if self.depth == 0 {
+            self.stack_base = eval::stack_here();
+        }
+    }
+
+    fn leave(&mut self) {
+        if self.depth == 0 {
+            self.stack_base = 0;
         }
     }
 

@@ -719,7 +719,9 @@ impl Compiler<'_> {
             let key = self.subscript_key(sub)?;
             if prim_inner.as_rule() == Rule::scalar_var {
                 let name = var_name_of(&prim_inner);
-                e = if is_index {
+                e = if name == "+" && !is_index {
+                    Expr::NamedCapture(bx(key))
+                } else if is_index {
                     Expr::ElemA(self.array_named(&name)?, bx(key))
                 } else {
                     Expr::ElemH(self.hash_named(&name)?, bx(key))
@@ -866,6 +868,11 @@ impl Compiler<'_> {
                 Ok(Expr::EvalBlock(self.block(v[1].clone())?))
             }
             Rule::number => Ok(Expr::Const(parse_number_literal(text))),
+            Rule::vstring => Ok(Expr::Const(Value::from(
+                text.split('.')
+                    .map(|n| char::from_u32(n.parse().unwrap_or(0)).unwrap_or('\u{FFFD}'))
+                    .collect::<String>(),
+            ))),
             Rule::fat_key => Ok(Expr::Const(Value::str(text))),
             Rule::sq_string => Ok(Expr::Const(Value::from(unescape_single(
                 first(p)?.as_str(),
@@ -1036,6 +1043,10 @@ fn reduce(operands: &mut Vec<Expr>, op: &str) -> R<()> {
 }
 
 fn bind_match(target: Expr, re: Expr, negate: bool) -> R<Expr> {
+    let target = match target {
+        Expr::List(mut items) if items.len() == 1 => items.pop().unwrap_or(Expr::List(Vec::new())),
+        t => t,
+    };
     Ok(match re {
         Expr::Match(None, src, flags, _) => Expr::Match(Some(bx(target)), src, flags, negate),
         Expr::Subst(None, src, repl, flags) if !negate => {
@@ -1075,6 +1086,8 @@ fn check_lvalue(e: &Expr) -> R<()> {
         | Expr::Hash(_)
         | Expr::LastIdx(_)
         | Expr::Capture(_)
+        | Expr::Assign(..)
+        | Expr::Builtin(Bi::Pos, _)
         | Expr::Const(Value::Undef) => Ok(()),
         Expr::List(items) => items.iter().try_for_each(check_lvalue),
         Expr::Ternary(_, a, b) => {
@@ -1253,7 +1266,22 @@ fn is_ident_start(c: char) -> bool {
 fn var_extent(chars: &[char], i: usize, regex: bool) -> Option<usize> {
     let sigil = chars[i];
     let mut j = i + 1;
-    let c = *chars.get(j)?;
+    let mut c = *chars.get(j)?;
+    if sigil == '$' && c == '#' {
+        // $#array, $#{expr}, $#$ref
+        let n = *chars.get(j + 1)?;
+        if n == '{' {
+            return Some(find_close(chars, j + 1)? + 1);
+        }
+        if !(n == '$' || is_ident_start(n)) {
+            return None;
+        }
+        j += 1;
+        c = n;
+    }
+    if sigil == '$' && c == '@' && j == i + 1 {
+        return Some(j + 1);
+    }
     if c == '{' {
         j = find_close(chars, j)? + 1;
     } else {
@@ -1294,7 +1322,7 @@ fn var_extent(chars: &[char], i: usize, regex: bool) -> Option<usize> {
         match chars.get(k) {
             Some('[') if !regex || arrow => {
                 let nx = chars.get(k + 1).copied().unwrap_or(' ');
-                if !arrow && !(nx.is_ascii_digit() || nx == '-' || nx == '$') {
+                if !(arrow || nx.is_ascii_digit() || nx == '-' || nx == '$') {
                     break;
                 }
                 match find_close(chars, k) {
@@ -1396,6 +1424,9 @@ impl Compiler<'_> {
             } else {
                 list = self.arg_list(x)?;
             }
+        }
+        if list.is_empty() {
+            list.push(Expr::Global(self.g.scalar("_")));
         }
         Ok(Expr::Print(is_printf, list))
     }
@@ -1558,14 +1589,11 @@ impl Compiler<'_> {
         }
         let pat = args.remove(0);
         let re = match pat {
-            Expr::Match(None, src, _, _) => {
-                if let ReSrc::Static(r) = &src {
-                    if r.source == " " {
-                        // split / /: a literal single space, not awk mode
-                    }
-                }
-                Some(src)
+            Expr::Match(None, ReSrc::Static(r), _, _) if r.source == "^" => {
+                // split /^/ means split /^/m
+                Some(ReSrc::Static(Rc::new(Re::new("^", "m").map_err(syntax)?)))
             }
+            Expr::Match(None, src, _, _) => Some(src),
             Expr::Const(v) if v.to_string_perl() == " " => None,
             Expr::Const(v) => Some(ReSrc::Static(Rc::new(
                 Re::new(&v.to_string_perl(), "").map_err(syntax)?,

@@ -20,6 +20,8 @@ pub struct Re {
     /// Compiled with `$` also before a final newline (used when the subject ends in `\n`).
     nl_src: Option<String>,
     nl: OnceCell<Option<fancy_regex::Regex>>,
+    /// Capture group names by group index (None for unnamed groups).
+    pub names: Vec<Option<String>>,
 }
 
 impl Re {
@@ -52,6 +54,10 @@ impl Re {
         Ok(Re {
             source: pat.to_string(),
             anchored_g,
+            names: fast
+                .capture_names()
+                .map(|n| n.map(str::to_string))
+                .collect(),
             fast,
             nl_src,
             nl: OnceCell::new(),

@@ -813,6 +813,28 @@ fn errors_do_not_panic() {
     let _ = p.compile(&long_chain).map(|c| p.eval(&c, Context::Scalar));
     let deep_not = format!("{}1", "!".repeat(5000));
     let _ = p.compile(&deep_not).map(|c| p.eval(&c, Context::Scalar));
+    // right-recursive chains that nest without brackets
+    for n in [200, 2000, 20000] {
+        for src in [
+            format!("{}0", "1 ? 2 : ".repeat(n)),
+            format!("{}1", "$x = ".repeat(n)),
+            format!("{}1", "not ".repeat(n)),
+            format!("{}1", "2 ** ".repeat(n)),
+            format!("{}1", "- ".repeat(n)),
+            format!("$x{}", "[0]".repeat(n)),
+            format!("$x{}", "->{a}".repeat(n)),
+            format!("{}1", "\\ ".repeat(n)),
+            format!("{}1{}", "(".repeat(n), ")".repeat(n)),
+            format!("{}1{}", "[".repeat(n), "]".repeat(n)),
+            "{ ".repeat(n),
+            format!("{}1", "sub { ".repeat(n)),
+            format!("\"{}\"", "$x->[0]".repeat(n)),
+        ] {
+            if let Ok(c) = p.compile(&src) {
+                let _ = p.eval(&c, Context::Scalar);
+            }
+        }
+    }
 }
 
 #[test]

@@ -11,7 +11,7 @@ use super::{Context, ErrorKind, Interp, PerlError};
 /// How deep Perl sub calls may nest before the call fails (keeps the Rust stack safe).
 pub(crate) const MAX_CALL_DEPTH: usize = 100;
 /// The largest list a range or repetition may build.
-const MAX_LIST: usize = 50_000_000;
+const MAX_LIST: usize = 10_000_000;
 
 /// One `my` variable's storage in a frame.
 #[derive(Clone, Debug, Default)]
@@ -338,7 +338,7 @@ fn norm_index(i: i64, len: usize) -> Option<usize> {
 const STACK_BUDGET: usize = 1 << 20;
 
 /// The address of a local: where the stack currently is.
-#[inline(never)]
+#[inline(always)]
 pub(crate) fn stack_here() -> usize {
     let marker = 0u8;
     std::hint::black_box(&marker) as *const u8 as usize
@@ -347,6 +347,7 @@ pub(crate) fn stack_here() -> usize {
 impl Interp {
     /// Fails (instead of overflowing the Rust stack) when evaluation has used more than
     /// [`STACK_BUDGET`] bytes of stack since `eval`/`call` was entered.
+    #[inline(always)]
     fn stack_check(&self) -> Result<(), PerlError> {
         let here = stack_here();
         if self.stack_base != 0 && self.stack_base.saturating_sub(here) > STACK_BUDGET {
@@ -819,6 +820,7 @@ impl Interp {
     /// Scalar-context evaluation. The common, recursive cases are handled here with a small
     /// stack frame; everything else goes to [`Interp::scalar_slow`].
     pub(crate) fn scalar(&mut self, e: &Expr, f: &mut Frame) -> R<Value> {
+        self.stack_check()?;
         match e {
             Expr::Const(v) => Ok(v.clone()),
             Expr::Lex(s) => Ok(match f.slots.get(*s) {
@@ -854,6 +856,32 @@ impl Interp {
             }
             Expr::CallRef(..) | Expr::CallNamed(..) => self.call_expr(e, f, Context::Scalar),
             Expr::Return(x) => self.do_return(x.as_deref(), f),
+            Expr::ElemA(..) | Expr::ElemH(..) => self.elem(e, f),
+            _ => self.scalar_slow(e, f),
+        }
+    }
+
+    #[inline(never)]
+    fn elem(&mut self, e: &Expr, f: &mut Frame) -> R<Value> {
+        match e {
+            Expr::ElemA(ArrT::Args, i) => {
+                let idx = self.scalar(i, f)?.to_int();
+                let a = f.args.borrow();
+                Ok(norm_index(idx, a.len())
+                    .and_then(|k| a.get(k).cloned())
+                    .unwrap_or_default())
+            }
+            Expr::ElemH(t, k) => {
+                let key = self.scalar(k, f)?;
+                Ok(match self.get_hash(t, f, false)? {
+                    Some(h) => h
+                        .borrow()
+                        .get(&*key.to_str_cow())
+                        .cloned()
+                        .unwrap_or_default(),
+                    None => Value::Undef,
+                })
+            }
             _ => self.scalar_slow(e, f),
         }
     }
@@ -1238,6 +1266,7 @@ impl Interp {
 
     // ------------------------------------------------------------ list context
     pub(crate) fn list(&mut self, e: &Expr, f: &mut Frame, out: &mut Vec<Value>) -> R<()> {
+        self.stack_check()?;
         match e {
             Expr::List(items) => {
                 for i in items {
@@ -2381,7 +2410,7 @@ fn range(a: &Value, b: &Value, out: &mut Vec<Value>) -> R<()> {
     if is_num(a) {
         let (lo, hi) = (a.to_int(), b.to_int());
         if hi >= lo {
-            if (hi - lo) as u128 > MAX_LIST as u128 {
+            if (hi as i128 - lo as i128) > MAX_LIST as i128 {
                 return ferr("Out of memory in range");
             }
             out.extend((lo..=hi).map(Value::Int));

@@ -182,9 +182,47 @@ impl FuncScope {
     }
 }
 
+/// Deepest parse tree accepted (about a dozen tree levels per level of syntactic nesting).
+const MAX_TREE_DEPTH: usize = 700;
+/// Inputs up to this size cannot nest deeply enough to exhaust the stack while parsing;
+/// larger ones are first checked on a thread with a large stack.
+const SMALL_INPUT: usize = 512;
+/// Deepest nesting of expressions while building the tree.
+const MAX_BUILD_DEPTH: usize = 100;
+
+fn tree_depth(src: &str) -> Option<usize> {
+    let pairs = PerlParser::parse(Rule::program, src).ok()?;
+    let mut max = 0;
+    let mut stack: Vec<(P, usize)> = pairs.map(|p| (p, 1)).collect();
+    while let Some((p, d)) = stack.pop() {
+        max = max.max(d);
+        stack.extend(p.into_inner().map(|c| (c, d + 1)));
+    }
+    Some(max)
+}
+
+fn too_deep() -> PerlError {
+    unsupported("code nested too deeply")
+}
+
 /// Compiles source text into a [`SubDef`] (the snippet as a sub without arguments).
 pub(crate) fn compile(src: &str, globals: &mut Globals) -> R<SubDef> {
     check_nesting(src)?;
+    if src.len() > SMALL_INPUT {
+        let owned = src.to_string();
+        let depth = std::thread::Builder::new()
+            .stack_size(512 << 20)
+            .spawn(move || tree_depth(&owned))
+            .map_err(|e| syntax(format!("cannot check nesting: {e}")))?
+            .join()
+            .map_err(|_| too_deep())?;
+        if depth.is_some_and(|d| d > MAX_TREE_DEPTH) {
+            return Err(too_deep());
+        }
+    }
+    if tree_depth(src).is_some_and(|d| d > MAX_TREE_DEPTH) {
+        return Err(too_deep());
+    }
     let mut pairs = PerlParser::parse(Rule::program, src).map_err(|e| {
         let (line, col) = match e.line_col {
             pest::error::LineColLocation::Pos(p) => p,
@@ -200,6 +238,7 @@ pub(crate) fn compile(src: &str, globals: &mut Globals) -> R<SubDef> {
     let mut c = Compiler {
         g: globals,
         funcs: vec![FuncScope::new()],
+        depth: 0,
     };
     let stmts = program
         .into_inner()
@@ -238,6 +277,7 @@ fn check_nesting(src: &str) -> R<()> {
 struct Compiler<'g> {
     g: &'g mut Globals,
     funcs: Vec<FuncScope>,
+    depth: usize,
 }
 
 fn inner(p: P) -> Vec<P> {
@@ -499,7 +539,30 @@ impl Compiler<'_> {
     }
 
     // ------------------------------------------------------------ expressions
+    /// Builds an expression. Chains of single-child wrapper rules (one per precedence
+    /// level) are walked in a loop, so that nesting costs few stack frames.
     fn expr(&mut self, p: P) -> R<Expr> {
+        if self.depth >= MAX_BUILD_DEPTH {
+            return Err(too_deep());
+        }
+        self.depth += 1;
+        let r = self.expr_walk(p);
+        self.depth -= 1;
+        r
+    }
+
+    fn expr_walk(&mut self, mut p: P) -> R<Expr> {
+        while is_wrapper(p.as_rule()) {
+            let mut it = p.clone().into_inner();
+            match (it.next(), it.next()) {
+                (Some(only), None) => p = only,
+                _ => break,
+            }
+        }
+        self.expr_inner(p)
+    }
+
+    fn expr_inner(&mut self, p: P) -> R<Expr> {
         match p.as_rule() {
             Rule::expr | Rule::lownot | Rule::for_part => self.expr(first(p)?),
             Rule::lowor | Rule::lowand => {
@@ -699,6 +762,11 @@ impl Compiler<'_> {
         let mut it = p.into_inner();
         let prim = it.next().ok_or_else(|| syntax("primary"))?;
         let posts: Vec<P> = it.collect();
+        if posts.len() > MAX_CHAIN {
+            return Err(unsupported(format!(
+                "more than {MAX_CHAIN} chained subscripts"
+            )));
+        }
         if posts.is_empty() {
             return self.expr(prim);
         }
@@ -967,6 +1035,29 @@ impl Compiler<'_> {
             r => self.primary2(r, p),
         }
     }
+}
+
+/// Rules that are a plain wrapper when they have a single child (one per precedence level).
+fn is_wrapper(r: Rule) -> bool {
+    matches!(
+        r,
+        Rule::expr
+            | Rule::lownot
+            | Rule::for_part
+            | Rule::lowor
+            | Rule::lowand
+            | Rule::listexpr
+            | Rule::expr_noop
+            | Rule::assign
+            | Rule::ternary
+            | Rule::range
+            | Rule::binary
+            | Rule::arith
+            | Rule::unary
+            | Rule::pow
+            | Rule::incdec
+            | Rule::postfix_expr
+    )
 }
 
 fn p_is_noop(v: &[P]) -> bool {

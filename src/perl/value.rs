@@ -334,21 +334,19 @@ pub fn parse_num(s: &str) -> Num {
         neg = b[i] == b'-';
         i += 1;
     }
-    let rest = &s[i..];
-    let lower: String = rest
-        .chars()
-        .take(8)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    if lower.starts_with("inf") {
-        return Num::F(if neg {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        });
-    }
-    if lower.starts_with("nan") {
-        return Num::F(f64::NAN);
+    if i < b.len() && matches!(b[i], b'i' | b'I' | b'n' | b'N') {
+        let head = &b[i..b.len().min(i + 3)];
+        if head.eq_ignore_ascii_case(b"inf") {
+            return Num::F(if neg {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            });
+        }
+        if head.eq_ignore_ascii_case(b"nan") {
+            return Num::F(f64::NAN);
+        }
+        return Num::I(0);
     }
     let ds = i;
     while i < b.len() && b[i].is_ascii_digit() {

@@ -429,12 +429,25 @@ impl Interp {
     // ------------------------------------------------------------ statements
     /// Runs statements; the last one's value (in `want` context) is the result.
     pub(crate) fn exec_body(&mut self, b: &[Stmt], f: &mut Frame, want: Context) -> R<Vec<Value>> {
-        let Some((last, init)) = b.split_last() else {
+        // trailing sub declarations are not statements that give a value
+        let k = b
+            .iter()
+            .rposition(|s| !matches!(s, Stmt::SubDecl(..)))
+            .unwrap_or(0);
+        let Some((last, init)) = b[..(k + 1).min(b.len())].split_last() else {
             return Ok(Vec::new());
         };
         for s in init {
             self.exec(s, f)?;
         }
+        let v = self.exec_last(last, f, want)?;
+        for s in &b[(k + 1).min(b.len())..] {
+            self.exec(s, f)?;
+        }
+        Ok(v)
+    }
+
+    fn exec_last(&mut self, last: &Stmt, f: &mut Frame, want: Context) -> R<Vec<Value>> {
         match last {
             Stmt::Expr(e) => self.ctx(e, f, want),
             Stmt::If(conds, els) => {
@@ -533,38 +546,71 @@ impl Interp {
         Ok(())
     }
 
+    /// `foreach`. Over a single array the loop variable is an alias: changes to it are
+    /// written back to the element, as in Perl.
     #[inline(never)]
     fn foreach(&mut self, var: &LoopVar, list: &Expr, body: &[Stmt], f: &mut Frame) -> R<()> {
-        {
-            {
-                let mut items = Vec::new();
-                self.list(list, f, &mut items)?;
-                let saved = match var {
-                    LoopVar::Global(c) => Some((c.clone(), c.get())),
-                    _ => None,
-                };
-                let mut result = Ok(());
-                for item in items {
-                    match var {
-                        LoopVar::My(s) => f.set(*s, Slot::S(ScalarCell::new(item))),
-                        LoopVar::Lex(s) => f.scalar(*s).set(item),
-                        LoopVar::Global(c) => c.set(item),
-                    }
-                    match self.exec_block(body, f) {
-                        Ok(()) | Err(Flow::Next) => {}
-                        Err(Flow::Last) => break,
-                        Err(e) => {
-                            result = Err(e);
-                            break;
-                        }
-                    }
-                }
-                if let Some((c, v)) = saved {
-                    c.set(v);
-                }
-                result
-            }
+        let alias = match list {
+            Expr::Arr(t) => self.get_array(t, f, false)?,
+            _ => None,
+        };
+        let mut items = Vec::new();
+        if alias.is_none() {
+            self.list(list, f, &mut items)?;
         }
+        let saved = match var {
+            LoopVar::Global(c) => Some((c.clone(), c.get())),
+            _ => None,
+        };
+        let mut result = Ok(());
+        let mut i = 0;
+        loop {
+            let item = match &alias {
+                Some(a) => match a.borrow().get(i) {
+                    Some(v) => v.clone(),
+                    None => break,
+                },
+                None => match items.get_mut(i) {
+                    Some(v) => std::mem::take(v),
+                    None => break,
+                },
+            };
+            let cell = match var {
+                LoopVar::My(s) => {
+                    let c = ScalarCell::new(item);
+                    f.set(*s, Slot::S(c.clone()));
+                    c
+                }
+                LoopVar::Lex(s) => {
+                    let c = f.scalar(*s);
+                    c.set(item);
+                    c
+                }
+                LoopVar::Global(c) => {
+                    c.set(item);
+                    c.clone()
+                }
+            };
+            let r = self.exec_block(body, f);
+            if let Some(a) = &alias {
+                if let Some(slot) = a.borrow_mut().get_mut(i) {
+                    *slot = cell.get();
+                }
+            }
+            match r {
+                Ok(()) | Err(Flow::Next) => {}
+                Err(Flow::Last) => break,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+            i += 1;
+        }
+        if let Some((c, v)) = saved {
+            c.set(v);
+        }
+        result
     }
 
     fn capture(&mut self, f: &mut Frame, slot: usize) -> Slot {

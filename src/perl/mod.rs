@@ -122,7 +122,11 @@ pub struct Interp {
     rand_state: u64,
     stack_base: usize,
     awk_re: Option<Rc<re::Re>>,
+    compiled: HashMap<String, Code>,
 }
+
+/// How many compiled snippets [`Interp::compile`] keeps.
+const COMPILE_CACHE_SIZE: usize = 4096;
 
 impl Default for Interp {
     fn default() -> Self {
@@ -172,6 +176,7 @@ impl Interp {
             rand_state: seed,
             stack_base: 0,
             awk_re: None,
+            compiled: HashMap::new(),
         }
     }
 
@@ -187,8 +192,19 @@ impl Interp {
 
     /// Parses and compiles `code` once. Named subs (`sub name {...}`) are defined now, as
     /// Perl defines them at compile time; package variables are created as they are seen.
+    ///
+    /// Compiled code is cached by its text (SEC compiles `=(...)` operands on every
+    /// evaluation), so compiling the same text again is a lookup.
     pub fn compile(&mut self, code: &str) -> Result<Code, PerlError> {
-        parse::compile(code, &mut self.globals).map(|d| Code(Rc::new(d)))
+        if let Some(c) = self.compiled.get(code) {
+            return Ok(c.clone());
+        }
+        let c = parse::compile(code, &mut self.globals).map(|d| Code(Rc::new(d)))?;
+        if self.compiled.len() >= COMPILE_CACHE_SIZE {
+            self.compiled.clear();
+        }
+        self.compiled.insert(code.to_string(), c.clone());
+        Ok(c)
     }
 
     /// Runs compiled code (like Perl's `eval` of the text) in the given context and returns

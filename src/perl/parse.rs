@@ -192,13 +192,17 @@ const MAX_BUILD_DEPTH: usize = 100;
 
 fn tree_depth(src: &str) -> Option<usize> {
     let pairs = PerlParser::parse(Rule::program, src).ok()?;
+    Some(pairs_depth(pairs))
+}
+
+fn pairs_depth(pairs: pest::iterators::Pairs<Rule>) -> usize {
     let mut max = 0;
     let mut stack: Vec<(P, usize)> = pairs.map(|p| (p, 1)).collect();
     while let Some((p, d)) = stack.pop() {
         max = max.max(d);
         stack.extend(p.into_inner().map(|c| (c, d + 1)));
     }
-    Some(max)
+    max
 }
 
 fn too_deep() -> PerlError {
@@ -220,9 +224,6 @@ pub(crate) fn compile(src: &str, globals: &mut Globals) -> R<SubDef> {
             return Err(too_deep());
         }
     }
-    if tree_depth(src).is_some_and(|d| d > MAX_TREE_DEPTH) {
-        return Err(too_deep());
-    }
     let mut pairs = PerlParser::parse(Rule::program, src).map_err(|e| {
         let (line, col) = match e.line_col {
             pest::error::LineColLocation::Pos(p) => p,
@@ -234,6 +235,9 @@ pub(crate) fn compile(src: &str, globals: &mut Globals) -> R<SubDef> {
             construct: Some(format!("syntax at line {line}, column {col}")),
         }
     })?;
+    if pairs_depth(pairs.clone()) > MAX_TREE_DEPTH {
+        return Err(too_deep());
+    }
     let program = pairs.next().ok_or_else(|| syntax("empty parse"))?;
     let mut c = Compiler {
         g: globals,
@@ -509,6 +513,25 @@ impl Compiler<'_> {
                             "if" => Stmt::If(vec![(cond, vec![Stmt::Expr(body)])], None),
                             "unless" => {
                                 Stmt::If(vec![(Expr::Not(bx(cond)), vec![Stmt::Expr(body)])], None)
+                            }
+                            "while" | "until" if matches!(body, Expr::DoBlock(_)) => {
+                                // do BLOCK while COND: the block runs before the test
+                                let stop = if kw == "while" {
+                                    Expr::Not(bx(cond))
+                                } else {
+                                    cond
+                                };
+                                Stmt::While(
+                                    None,
+                                    vec![
+                                        Stmt::Expr(body),
+                                        Stmt::If(
+                                            vec![(stop, vec![Stmt::Expr(Expr::LoopCtl(true))])],
+                                            None,
+                                        ),
+                                    ],
+                                    None,
+                                )
                             }
                             "while" => Stmt::While(Some(cond), vec![Stmt::Expr(body)], None),
                             "until" => {
@@ -948,6 +971,9 @@ impl Compiler<'_> {
             )))),
             Rule::dq_string => self.interp_string(first(p)?.as_str()),
             Rule::backtick => Err(unsupported("backticks")),
+            Rule::eval_string => Err(unsupported("eval STRING")),
+            Rule::do_file => Err(unsupported("do FILE")),
+            Rule::heredoc => Err(unsupported("here-document")),
             Rule::readline => Err(unsupported(format!("readline {text}"))),
             Rule::quote_like => self.quote_like(p),
             Rule::match_lit => {
@@ -1644,6 +1670,19 @@ impl Compiler<'_> {
             }
             "exit" => Bi::Exit,
             "split" => return self.split(args),
+            "use" | "no" => {
+                let what = match args.first() {
+                    Some(Expr::Const(v)) => v.to_string_perl(),
+                    _ => String::new(),
+                };
+                if matches!(
+                    what.as_str(),
+                    "strict" | "warnings" | "utf8" | "integer_off"
+                ) {
+                    return Ok(Expr::List(Vec::new()));
+                }
+                return Err(unsupported(format!("{name} {what}")));
+            }
             "require" => {
                 let what = args
                     .first()

@@ -785,6 +785,23 @@ fn builtin_functions() {
         snip(r#"my %h = map { $_ => length } qw(aa bbb); $h{bbb}"#),
         snip(r#"ucfirst(lc("HELLO world"))"#),
         snip(r#"join ',', map { sprintf "%02d", $_ } 1..3"#),
+        snip(r#"my @a = (10, 20, 30, 40); join ',', @a[1, 3]"#),
+        snip(r#"my @a = (10, 20, 30); @a[0, 2] = @a[2, 0]; "@a""#),
+        snip(r#"my %h = (a => 1, b => 2, c => 3); join ',', @h{qw(a c)}"#),
+        snip(r#"my %h; @h{qw(x y z)} = (1..3); join ',', map { "$_$h{$_}" } sort keys %h"#),
+        snip(r#"my %seen; @seen{qw(a b a)} = (); scalar(keys %seen)"#),
+        snip(r#"my $r = {a => 1, b => 2}; join ',', @{$r}{qw(b a)}"#),
+        snip(r#"my $r = [5, 6, 7]; join ',', @$r[0, 1]"#),
+        snip(r#"my %c; $c{$_}++ for qw(x y x z x); join ',', map { "$_=$c{$_}" } sort keys %c"#),
+        snip(r#"my %seen; join ',', grep { !$seen{$_}++ } qw(b a b c a)"#),
+        snip(
+            r#"my %h = (k => [1, 2]); push @{$h{k}}, 3; push @{$h{new}}, 9; scalar(@{$h{k}}) . scalar(@{$h{new}})"#,
+        ),
+        snip(r#"my $t = time; my $d = time - $t; $d <= 1 ? 'ok' : 'slow'"#),
+        snip(r#"ref(\my @a) . ref(\\1) . ref(\[])"#),
+        snip(r#"my $s = sprintf("%-10s|", "left"); $s"#),
+        snip(r#"lc('MiXeD') eq 'mixed' ? 'y' : 'n'"#),
+        snip(r#"my @a = (1) x 3; my @b = map { $_ + 1 } @a; "@b""#),
     ]);
 }
 

@@ -226,6 +226,10 @@ pub enum Expr {
     My(Vec<MyVar>, bool),
     /// A parenthesised list.
     List(Vec<Expr>),
+    /// An array slice `@a[LIST]`.
+    SliceA(ArrT, Box<Expr>),
+    /// A hash slice `@h{LIST}`.
+    SliceH(HashT, Box<Expr>),
     /// A list slice `(LIST)[IDX]`.
     Slice(Box<Expr>, Box<Expr>),
     /// `[ ... ]`.

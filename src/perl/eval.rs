@@ -857,6 +857,34 @@ impl Interp {
             Expr::Const(Value::Undef) | Expr::Builtin(Bi::Undef, _) => {
                 it.next();
             }
+            Expr::SliceA(t, keys) => {
+                let mut idx = Vec::new();
+                self.list(keys, f, &mut idx)?;
+                let arr = self.get_array(t, f, true)?.unwrap_or_default();
+                for k in idx {
+                    let v = it.next().unwrap_or_default();
+                    let mut a = arr.borrow_mut();
+                    let Some(p) = norm_index(k.to_int(), a.len()) else {
+                        return ferr("Modification of non-creatable array value attempted");
+                    };
+                    if p >= a.len() {
+                        if p > MAX_LIST {
+                            return ferr("Out of memory during array extend");
+                        }
+                        a.resize(p + 1, Value::Undef);
+                    }
+                    a[p] = v;
+                }
+            }
+            Expr::SliceH(t, keys) => {
+                let mut ks = Vec::new();
+                self.list(keys, f, &mut ks)?;
+                let h = self.get_hash(t, f, true)?.unwrap_or_default();
+                let mut hb = h.borrow_mut();
+                for k in ks {
+                    hb.insert(k.to_string_perl(), it.next().unwrap_or_default());
+                }
+            }
             other => self.assign_scalar(other, it.next().unwrap_or_default(), f)?,
         }
         Ok(())
@@ -1039,7 +1067,7 @@ impl Interp {
                 }
                 self.scalar(last, f)?
             }
-            Expr::Slice(..) | Expr::Range(..) => {
+            Expr::Slice(..) | Expr::SliceA(..) | Expr::SliceH(..) | Expr::Range(..) => {
                 let mut v = Vec::new();
                 if let Expr::Range(..) = e {
                     return ferr("Range (flip-flop) in scalar context is not supported");
@@ -1358,6 +1386,37 @@ impl Interp {
     #[inline(never)]
     fn list_slow(&mut self, e: &Expr, f: &mut Frame, out: &mut Vec<Value>) -> R<()> {
         match e {
+            Expr::SliceA(t, keys) => {
+                let mut idx = Vec::new();
+                self.list(keys, f, &mut idx)?;
+                let a = self.get_array(t, f, false)?;
+                for k in idx {
+                    out.push(match &a {
+                        Some(a) => {
+                            let a = a.borrow();
+                            norm_index(k.to_int(), a.len())
+                                .and_then(|p| a.get(p).cloned())
+                                .unwrap_or_default()
+                        }
+                        None => Value::Undef,
+                    });
+                }
+            }
+            Expr::SliceH(t, keys) => {
+                let mut ks = Vec::new();
+                self.list(keys, f, &mut ks)?;
+                let h = self.get_hash(t, f, false)?;
+                for k in ks {
+                    out.push(match &h {
+                        Some(h) => h
+                            .borrow()
+                            .get(&*k.to_str_cow())
+                            .cloned()
+                            .unwrap_or_default(),
+                        None => Value::Undef,
+                    });
+                }
+            }
             Expr::List(items) => {
                 for i in items {
                     self.list(i, f, out)?;

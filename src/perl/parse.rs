@@ -827,9 +827,35 @@ impl Compiler<'_> {
             }
             rest = &posts[1..];
         } else if posts[0].clone().into_inner().next().map(|x| x.as_rule()) == Some(Rule::subscript)
-            && matches!(prim_inner.as_rule(), Rule::array_var | Rule::hash_var)
+            && matches!(prim_inner.as_rule(), Rule::array_var | Rule::array_deref)
         {
-            return Err(unsupported("array and hash slices"));
+            // `@a[...]` / `@h{...}` / `@{$r}{...}`: slices
+            let sub = first(first(posts[0].clone())?)?;
+            let is_index = sub.as_rule() == Rule::index;
+            let keys = self.subscript_key(sub)?;
+            e = if prim_inner.as_rule() == Rule::array_var {
+                let name = var_name_of(&prim_inner);
+                if is_index {
+                    Expr::SliceA(self.array_named(&name)?, bx(keys))
+                } else {
+                    Expr::SliceH(self.hash_named(&name)?, bx(keys))
+                }
+            } else {
+                let target = self.deref_target(first(prim_inner)?)?;
+                if is_index {
+                    Expr::SliceA(ArrT::Deref(bx(target)), bx(keys))
+                } else {
+                    Expr::SliceH(HashT::Deref(bx(target)), bx(keys))
+                }
+            };
+            rest = &posts[1..];
+            if !rest.is_empty() {
+                return Err(unsupported("subscript after a slice"));
+            }
+        } else if posts[0].clone().into_inner().next().map(|x| x.as_rule()) == Some(Rule::subscript)
+            && prim_inner.as_rule() == Rule::hash_var
+        {
+            return Err(unsupported("key/value hash slices"));
         } else {
             e = self.expr(prim)?;
         }
@@ -1186,7 +1212,7 @@ fn bind_match(target: Expr, re: Expr, negate: bool) -> R<Expr> {
 fn is_list_lhs(e: &Expr) -> bool {
     match e {
         Expr::My(vars, paren) => *paren || vars.iter().any(|v| !matches!(v, MyVar::Scalar(_))),
-        Expr::List(_) | Expr::Arr(_) | Expr::Hash(_) => true,
+        Expr::List(_) | Expr::Arr(_) | Expr::Hash(_) | Expr::SliceA(..) | Expr::SliceH(..) => true,
         _ => false,
     }
 }
@@ -1205,6 +1231,8 @@ fn check_lvalue(e: &Expr) -> R<()> {
         | Expr::Capture(_)
         | Expr::Assign(..)
         | Expr::Builtin(Bi::Pos, _)
+        | Expr::SliceA(..)
+        | Expr::SliceH(..)
         | Expr::Const(Value::Undef) => Ok(()),
         Expr::List(items) => items.iter().try_for_each(check_lvalue),
         Expr::Ternary(_, a, b) => {

@@ -235,7 +235,13 @@ impl Value {
             Value::ArrayRef(_) => "ARRAY",
             Value::HashRef(_) => "HASH",
             Value::CodeRef(_) => "CODE",
-            Value::ScalarRef(_) => "SCALAR",
+            Value::ScalarRef(c) => {
+                if c.value.borrow().is_ref() {
+                    "REF"
+                } else {
+                    "SCALAR"
+                }
+            }
             _ => "",
         }
     }

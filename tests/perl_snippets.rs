@@ -253,6 +253,10 @@ fn man_context_operands() {
     let stat_sub = r#"sub { my(@stat) = stat("/var/log/messages"); return (!scalar(@stat) || time() - $stat[9] > 3600); }"#;
     let stat_sub2 = r#"sub { my(@stat) = stat("/etc/passwd"); return (!scalar(@stat) || time() - $stat[9] > 3600) ? 1 : 0; }"#;
     let ssh = r#"sub { $_[0]->{"status"} eq "Failed" && $_[0]->{"srcport"} < 1024 && defined($_[0]->{"invuser"}) }"#;
+    let ssh_man = r#"sub { $_[0]->{"status"} eq "Failed" &&
+                       $_[0]->{"port"} < 1024 &&
+                       defined($_[0]->{"invuser"}) }"#;
+    let icmp = r#"sub { return $_[0]->{"PROTO"} eq "ICMP"; }"#;
     check(&[
         call_scalar("sub { $_[0] < 1024 }", r#""80""#),
         call_scalar("sub { $_[0] < 1024 }", r#""8080""#),
@@ -280,6 +284,17 @@ fn man_context_operands() {
         call_scalar("sub { $_[0] != $_[1] }", r#""3", "3.0""#),
         call_scalar("sub { $_[0] eq $_[1] }", r#""a", "a""#),
         call_scalar("sub { $_[0] eq $_[1] }", r#""3", "3.0""#),
+        call_scalar(
+            ssh_man,
+            r#"{status => "Failed", port => "22", invuser => "x"}"#,
+        ),
+        call_scalar(
+            ssh_man,
+            r#"{status => "Failed", port => "2222", invuser => "x"}"#,
+        ),
+        call_scalar(icmp, r#"{PROTO => "ICMP", TYPE => 8}"#),
+        call_scalar(icmp, r#"{PROTO => "TCP"}"#),
+        call_scalar(icmp, r#"{}"#),
         // =() miniprograms, after SEC substituted $1 and $2 textually
         snip(r#""myhost.mydomain" eq "myhost.mydomain""#),
         snip(r#""otherhost" eq "myhost.mydomain""#),
@@ -920,4 +935,85 @@ fn compiled_code_is_fast() {
     // generous bounds: debug builds are slow; release builds are well under 1 µs
     assert!(per_call < 20_000.0, "call too slow: {per_call} ns");
     assert!(per_eval < 20_000.0, "eval too slow: {per_eval} ns");
+}
+
+#[test]
+fn assorted_one_liners() {
+    check(&[
+        snip(r##"my @a = (3,1,2); my @s = sort @a; "@s""##),
+        snip(r##"my $x = "abc"; $x =~ tr/a-c/A-C/r"##),
+        snip(r##"my $s = "hello world"; my @w = split /(o)/, $s; scalar(@w)"##),
+        snip(r##"my $s = "a:b:c"; my ($x, $y) = split /:/, $s; "$x$y""##),
+        snip(r##"my %h = (one => 1); my $r = \%h; $r->{two} = 2; join ",", sort keys %h"##),
+        snip(r##"my @a = ([1,2],[3,4]); $a[1][0] . $a[1]->[1]"##),
+        snip(r##"my $x = { list => [ { name => "n1" } ] }; $x->{list}[0]{name}"##),
+        snip(r##""3 dogs" + "4 cats""##),
+        snip(r##"length("héllo")"##),
+        snip(r##"lc("ÀB")"##),
+        snip(r##"ord("€")"##),
+        snip(r##"sprintf("%5.2f%%", 45.678)"##),
+        snip(r##"sprintf("%+.1e", 12345)"##),
+        snip(r##"sprintf("%.0f %.0f %.0f", 0.5, 1.5, 2.5)"##),
+        snip(r##"0.1 + 0.7"##),
+        snip(r##"123456789 * 1000000000"##),
+        snip(r##"-17 / 4"##),
+        snip(r##"10 % 3.7"##),
+        snip(r##"my $str = "The quick brown fox"; my $count = () = $str =~ /o/g; $count"##),
+        snip(r##"my $s = "2023-10-05"; $s =~ s/(\d+)-(\d+)-(\d+)/$3.$2.$1/; $s"##),
+        snip(r##"my $s = "x"; my $t = $s =~ s/x/y/r; "$s$t""##),
+        snip(r##"my %h = (a=>3, b=>1, c=>2); join "", sort { $h{$a} <=> $h{$b} } keys %h"##),
+        snip(r##"my $x; $x->{a}{b} = 1; ref($x) . ref($x->{a})"##),
+        snip(r##"my $h = {}; exists $h->{a}{b}; exists $h->{a} ? "viv" : "noviv""##),
+        snip(r##"my $x; my $v = $x->{a}; ref $x"##),
+        snip(r##"my $x = "str"; my $v = $x->{a}; defined $v ? 1 : 0"##),
+        snip(r##"my $x; my @l = @{$x}; scalar(@l) . (defined $x ? "d" : "u")"##),
+        snip(r##"my $s = "line1\nline2"; my @l = split /\n/, $s; $l[1]"##),
+        snip(r##"join "|", split(/(-)|(\+)/, "1-2+3")"##),
+        snip(r##"my $s = "aAbB"; (my $t = $s) =~ tr/a-z//d; $t"##),
+        snip(r##"my $s = "aabbcc"; (my $t = $s) =~ tr/a-c//s; $t"##),
+        snip(r##"my @m = ("foo=1, bar=2" =~ /(\w+)=(\d+)/g); scalar(@m)"##),
+        snip(r##"my $x = 1; { my $x = 2; } $x"##),
+        snip(r##"our $g = 5; $g"##),
+        snip(r##"my @a = map { { name => $_ } } qw(a b); $a[1]{name}"##),
+        snip(r##"my @a = map { +{ name => $_ } } qw(a b); $a[1]{name}"##),
+        snip(r##"my @t = gmtime(86400 * 365); "$t[5] $t[7]""##),
+        snip(r##"sprintf("%5s|%-5s|", "abcdefg", "ab")"##),
+        snip(r##"10 ** 20"##),
+        snip(r##"2 ** 63"##),
+        snip(r##"9007199254740993"##),
+        snip(r##"my $n = "world"; "\u$n \U$n\E! \LABC\E \Qa.b\E""##),
+        snip(r##"my $x = "a.b"; ("a.b" =~ /^\Q$x\E$/ ? 1 : 0) . ("axb" =~ /^\Q$x\E$/ ? 1 : 0)"##),
+        snip(r##"my @a = ("x", "y"); "\U@a\E""##),
+        snip(r##"my $s = "CamelCaseString"; $s =~ s/([A-Z])/_\l$1/g; $s"##),
+        snip(r##"my $s = "ab"; $s =~ /(?<x>a)(?<y>b)/; "$+{y}$+{x}""##),
+        snip(r##"my @a = (1,2,3); "@a[0,1] and @a[2]""##),
+        snip(
+            r##"my $line = "Failed password for invalid user bob from 1.2.3.4 port 22"; $line =~ /for (invalid user )?(\S+) from (\S+) port (\d+)/; "$2 $3 $4 " . (defined $1 ? "inv" : "val")"##,
+        ),
+        snip(
+            r##"my $ip = "192.168.1.10"; my @o = split /\./, $ip; ($o[0] << 24) + ($o[1] << 16) + ($o[2] << 8) + $o[3]"##,
+        ),
+        snip(r##"my $s = "path/to/file"; my ($base) = $s =~ m{([^/]+)$}; $base"##),
+        snip(r##"my $s = "key = value # comment"; $s =~ s/\s*#.*//; $s"##),
+        snip(r##"sprintf("%.2f", 2.675)"##),
+        snip(r##"sprintf("%5.1f|%-8.3e|%G", 3.14159, 1234.5, 0.000001)"##),
+        snip(r##"join(",", map { $_ % 3 } -5..5)"##),
+        snip(r##"join(",", 'x'..'ab')"##),
+        snip(r##"join(",", '09'..'12')"##),
+        snip(r##"join(",", 2.5..5)"##),
+        snip(r##"my ($x, $y, @rest) = (1, 2, 3, 4, 5); "$x $y @rest""##),
+        snip(r##"my ($p, %h) = (1, a => 2); "$p $h{a}""##),
+        snip(r##"my $r = [1, 2, 3]; "${$r}[0] $$r[1] $r->[2] @$r @{$r}""##),
+        snip(r##"my $h = {a => {b => 'c'}}; "$h->{a}{b} $$h{a}{b}""##),
+        snip(r##"my $s = "abc"; my $r = \$s; $$r = "def"; $s"##),
+        snip(r##"my @w = ("apple", "Bob", "cat"); join " ", sort { lc $a cmp lc $b } @w"##),
+        snip(
+            r##"my $s = "hello"; substr($s, -3, 2) . "|" . (defined substr($s, 10) ? "d" : "u")"##,
+        ),
+        snip(r##"rindex("hello", "l", 2) . index("", "") . rindex("hello", "")"##),
+        snip(r##"uc "abc" . "def""##),
+        snip(r##"sub foo { 42 } (defined &foo ? 1 : 0) . (defined &nosuch ? 1 : 0)"##),
+        snip(r##"my @x = (undef, 0, "", "0", "a"); scalar(grep { $_ } @x)"##),
+        snip(r##"my @x = (undef, 1); scalar(grep { defined } @x)"##),
+    ]);
 }

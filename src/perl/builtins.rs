@@ -91,8 +91,10 @@ pub fn sprintf(fmt: &str, args: &[Value]) -> String {
             's' => {
                 let s = next_arg(&mut ai).to_string_perl();
                 let s = match prec {
-                    Some(p) => s.chars().take(p).collect(),
-                    None => s,
+                    Some(p) if p < s.len() => {
+                        String::from_utf8_lossy(&s.as_bytes()[..p]).into_owned()
+                    }
+                    _ => s,
                 };
                 (s, false)
             }
@@ -215,7 +217,8 @@ pub fn sprintf(fmt: &str, args: &[Value]) -> String {
                 continue;
             }
         };
-        let len = body.chars().count();
+        // widths count bytes, as Perl does on undecoded text
+        let len = body.len();
         match width {
             Some(w) if w > len => {
                 let pad = w - len;
@@ -299,17 +302,16 @@ pub fn oct(s: &str) -> Value {
     Value::Int(i64::from_str_radix(&digits, radix).unwrap_or(0))
 }
 
-/// Perl's `index`/`rindex` on characters.
+/// Perl's `index`/`rindex`, on bytes (Perl's view of undecoded text).
 pub fn index(s: &str, t: &str, pos: Option<i64>, reverse: bool) -> i64 {
-    let sc: Vec<char> = s.chars().collect();
-    let tc: Vec<char> = t.chars().collect();
+    let sc = s.as_bytes();
+    let tc = t.as_bytes();
     let n = sc.len() as i64;
     let m = tc.len() as i64;
     if !reverse {
-        let start = pos.unwrap_or(0).clamp(0, n);
-        let mut i = start;
+        let mut i = pos.unwrap_or(0).clamp(0, n);
         while i + m <= n {
-            if sc[i as usize..(i + m) as usize] == tc[..] {
+            if &sc[i as usize..(i + m) as usize] == tc {
                 return i;
             }
             i += 1;
@@ -319,7 +321,7 @@ pub fn index(s: &str, t: &str, pos: Option<i64>, reverse: bool) -> i64 {
         let start = pos.unwrap_or(n).clamp(0, n);
         let mut i = start.min(n - m);
         while i >= 0 {
-            if sc[i as usize..(i + m) as usize] == tc[..] {
+            if &sc[i as usize..(i + m) as usize] == tc {
                 return i;
             }
             i -= 1;

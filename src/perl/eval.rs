@@ -644,15 +644,14 @@ impl Interp {
                 if create {
                     Some(self.with_lvalue(e, f, &mut autoviv_array)?)
                 } else {
+                    // undef and (symbolic-reference) strings give an empty array, as
+                    // under `no strict refs` with an unused package variable
                     match self.scalar(e, f)? {
                         Value::ArrayRef(r) => Some(r),
-                        Value::Undef => None,
-                        other => {
-                            return ferr(format!(
-                                "Can't use string (\"{}\") as an ARRAY ref",
-                                other.to_str_cow()
-                            ))
+                        Value::HashRef(_) | Value::CodeRef(_) | Value::ScalarRef(_) => {
+                            return ferr("Not an ARRAY reference")
                         }
+                        _ => None,
                     }
                 }
             }
@@ -669,17 +668,49 @@ impl Interp {
                 } else {
                     match self.scalar(e, f)? {
                         Value::HashRef(r) => Some(r),
-                        Value::Undef => None,
-                        other => {
-                            return ferr(format!(
-                                "Can't use string (\"{}\") as a HASH ref",
-                                other.to_str_cow()
-                            ))
+                        Value::ArrayRef(_) | Value::CodeRef(_) | Value::ScalarRef(_) => {
+                            return ferr("Not a HASH reference")
                         }
+                        _ => None,
                     }
                 }
             }
         })
+    }
+
+    /// The array an element access reads from: like Perl, an undefined variable or element
+    /// used as an array reference is autovivified even when only read.
+    fn elem_array(&mut self, t: &ArrT, f: &mut Frame) -> R<Option<ArrayRc>> {
+        match t {
+            ArrT::Deref(e) if is_viv_base(e) => self.with_lvalue(e, f, &mut |v| {
+                Ok(match v {
+                    Value::ArrayRef(r) => Some(r.clone()),
+                    Value::Undef => Some(autoviv_array(v)?),
+                    Value::HashRef(_) | Value::CodeRef(_) | Value::ScalarRef(_) => {
+                        return Err(die("Not an ARRAY reference"))
+                    }
+                    _ => None,
+                })
+            }),
+            _ => self.get_array(t, f, false),
+        }
+    }
+
+    /// The hash an element access reads from (autovivified like [`Interp::elem_array`]).
+    fn elem_hash(&mut self, t: &HashT, f: &mut Frame) -> R<Option<HashRc>> {
+        match t {
+            HashT::Deref(e) if is_viv_base(e) => self.with_lvalue(e, f, &mut |v| {
+                Ok(match v {
+                    Value::HashRef(r) => Some(r.clone()),
+                    Value::Undef => Some(autoviv_hash(v)?),
+                    Value::ArrayRef(_) | Value::CodeRef(_) | Value::ScalarRef(_) => {
+                        return Err(die("Not a HASH reference"))
+                    }
+                    _ => None,
+                })
+            }),
+            _ => self.get_hash(t, f, false),
+        }
     }
 
     fn declare(&mut self, f: &mut Frame, v: &MyVar) {
@@ -947,7 +978,7 @@ impl Interp {
             }
             Expr::ElemH(t, k) => {
                 let key = self.scalar(k, f)?;
-                Ok(match self.get_hash(t, f, false)? {
+                Ok(match self.elem_hash(t, f)? {
                     Some(h) => h
                         .borrow()
                         .get(&*key.to_str_cow())
@@ -1022,7 +1053,7 @@ impl Interp {
             },
             Expr::ElemA(t, i) => {
                 let idx = self.scalar(i, f)?.to_int();
-                match self.get_array(t, f, false)? {
+                match self.elem_array(t, f)? {
                     Some(a) => {
                         let a = a.borrow();
                         norm_index(idx, a.len())
@@ -1034,7 +1065,7 @@ impl Interp {
             }
             Expr::ElemH(t, k) => {
                 let key = self.scalar(k, f)?;
-                match self.get_hash(t, f, false)? {
+                match self.elem_hash(t, f)? {
                     Some(h) => h
                         .borrow()
                         .get(&*key.to_str_cow())
@@ -1389,7 +1420,7 @@ impl Interp {
             Expr::SliceA(t, keys) => {
                 let mut idx = Vec::new();
                 self.list(keys, f, &mut idx)?;
-                let a = self.get_array(t, f, false)?;
+                let a = self.elem_array(t, f)?;
                 for k in idx {
                     out.push(match &a {
                         Some(a) => {
@@ -1405,7 +1436,7 @@ impl Interp {
             Expr::SliceH(t, keys) => {
                 let mut ks = Vec::new();
                 self.list(keys, f, &mut ks)?;
-                let h = self.get_hash(t, f, false)?;
+                let h = self.elem_hash(t, f)?;
                 for k in ks {
                     out.push(match &h {
                         Some(h) => h
@@ -1829,19 +1860,30 @@ impl Interp {
         } else {
             to.to_vec()
         };
+        let squeeze = flags.contains('s');
         let mut count = 0;
         let mut out = String::with_capacity(s.len());
+        let mut last_tr: Option<char> = None;
         for c in s.chars() {
             match from.iter().position(|&x| x == c) {
                 Some(i) => {
                     count += 1;
-                    match to.get(i) {
-                        Some(&r) => out.push(r),
-                        None if delete => {}
-                        None => out.push(*to.last().unwrap_or(&c)),
+                    let r = match to.get(i) {
+                        Some(&r) => Some(r),
+                        None if delete => None,
+                        None => Some(*to.last().unwrap_or(&c)),
+                    };
+                    if let Some(r) = r {
+                        if !(squeeze && last_tr == Some(r)) {
+                            out.push(r);
+                        }
+                        last_tr = Some(r);
                     }
                 }
-                None => out.push(c),
+                None => {
+                    out.push(c);
+                    last_tr = None;
+                }
             }
         }
         if ret {
@@ -1992,7 +2034,7 @@ impl Interp {
             Bi::Defined => match arg0 {
                 Some(Expr::ElemH(t, k)) => {
                     let key = self.scalar(k, f)?.to_string_perl();
-                    let h = self.get_hash(t, f, false)?;
+                    let h = self.elem_hash(t, f)?;
                     Value::bool(
                         h.is_some_and(|h| h.borrow().get(&key).is_some_and(Value::is_defined)),
                     )
@@ -2027,12 +2069,12 @@ impl Interp {
             Bi::Exists => match arg0 {
                 Some(Expr::ElemH(t, k)) => {
                     let key = self.scalar(k, f)?.to_string_perl();
-                    let h = self.get_hash(t, f, false)?;
+                    let h = self.elem_hash(t, f)?;
                     Value::bool(h.is_some_and(|h| h.borrow().contains_key(&key)))
                 }
                 Some(Expr::ElemA(t, i)) => {
                     let idx = self.scalar(i, f)?.to_int();
-                    let a = self.get_array(t, f, false)?;
+                    let a = self.elem_array(t, f)?;
                     Value::bool(a.is_some_and(|a| {
                         let l = a.borrow().len();
                         norm_index(idx, l).is_some_and(|k| k < l)
@@ -2043,14 +2085,14 @@ impl Interp {
             Bi::Delete => match arg0 {
                 Some(Expr::ElemH(t, k)) => {
                     let key = self.scalar(k, f)?.to_string_perl();
-                    match self.get_hash(t, f, false)? {
+                    match self.elem_hash(t, f)? {
                         Some(h) => h.borrow_mut().remove(&key).unwrap_or_default(),
                         None => Value::Undef,
                     }
                 }
                 Some(Expr::ElemA(t, i)) => {
                     let idx = self.scalar(i, f)?.to_int();
-                    match self.get_array(t, f, false)? {
+                    match self.elem_array(t, f)? {
                         Some(a) => {
                             let mut a = a.borrow_mut();
                             let l = a.len();
@@ -2279,28 +2321,26 @@ impl Interp {
                         .to_string(),
                 )
             }
-            Bi::Ord => Value::Int(s0!().to_str_cow().chars().next().map_or(0, |c| c as i64)),
-            Bi::Lc => Value::from(s0!().to_str_cow().to_lowercase()),
-            Bi::Uc => Value::from(s0!().to_str_cow().to_uppercase()),
+            // Byte semantics, as Perl without `use utf8` (and SEC, which does not decode
+            // its input): ord gives the first byte, case mapping is ASCII-only.
+            Bi::Ord => Value::Int(s0!().to_str_cow().bytes().next().map_or(0, i64::from)),
+            Bi::Lc => Value::from(s0!().to_str_cow().to_ascii_lowercase()),
+            Bi::Uc => Value::from(s0!().to_str_cow().to_ascii_uppercase()),
             Bi::Lcfirst | Bi::Ucfirst => {
-                let s = s0!().to_string_perl();
-                let mut c = s.chars();
-                match c.next() {
-                    Some(first) => {
-                        let head: String = if bi == Bi::Lcfirst {
-                            first.to_lowercase().collect()
-                        } else {
-                            first.to_uppercase().collect()
-                        };
-                        Value::from(head + c.as_str())
+                let mut s = s0!().to_string_perl();
+                if let Some(first) = s.get_mut(0..1) {
+                    if bi == Bi::Lcfirst {
+                        first.make_ascii_lowercase();
+                    } else {
+                        first.make_ascii_uppercase();
                     }
-                    None => Value::str(""),
                 }
+                Value::from(s)
             }
             Bi::Length => {
                 let v = s0!();
                 if v.is_defined() {
-                    Value::Int(v.to_str_cow().chars().count() as i64)
+                    Value::Int(v.to_str_cow().len() as i64)
                 } else {
                     Value::Undef
                 }
@@ -2421,8 +2461,9 @@ impl Interp {
         let Some(target) = args.first() else {
             return ferr("Not enough arguments for substr");
         };
+        // byte offsets, as Perl on undecoded text
         let s = self.scalar(target, f)?.to_string_perl();
-        let chars: Vec<char> = s.chars().collect();
+        let chars = s.as_bytes();
         let n = chars.len() as i64;
         let off = vals.first().map_or(0, Value::to_int);
         let start = if off < 0 { n + off } else { off };
@@ -2437,11 +2478,12 @@ impl Interp {
             Some(l) => (start + l).min(n),
         };
         let (a, b) = (start as usize, end.max(start) as usize);
-        let piece: String = chars[a..b].iter().collect();
+        let piece = String::from_utf8_lossy(&chars[a..b]).into_owned();
         if let Some(r) = vals.get(2) {
-            let mut ns: String = chars[..a].iter().collect();
-            ns.push_str(&r.to_str_cow());
-            ns.extend(&chars[b..]);
+            let mut ns: Vec<u8> = chars[..a].to_vec();
+            ns.extend_from_slice(r.to_str_cow().as_bytes());
+            ns.extend_from_slice(&chars[b..]);
+            let ns = String::from_utf8_lossy(&ns).into_owned();
             self.assign_scalar(target, Value::from(ns), f)?;
         }
         out.push(Value::from(piece));
@@ -2469,6 +2511,14 @@ fn simple_lvalue(e: &Expr) -> Option<Expr> {
         },
         _ => None,
     }
+}
+
+/// Whether an expression names storage that element access may autovivify.
+fn is_viv_base(e: &Expr) -> bool {
+    matches!(
+        e,
+        Expr::Lex(_) | Expr::Global(_) | Expr::ElemA(..) | Expr::ElemH(..)
+    )
 }
 
 fn my_count(e: &Expr) -> usize {
@@ -2508,11 +2558,18 @@ fn next_char(s: &str, i: usize) -> usize {
 }
 
 fn range(a: &Value, b: &Value, out: &mut Vec<Value>) -> R<()> {
-    let is_num = |v: &Value| match v {
-        Value::Str(s) => looks_like_number(s) || s.is_empty(),
+    // Perl's RANGE_IS_NUMERIC: numbers, or numeric-looking strings not starting with "0"
+    let is_str = |v: &Value| matches!(v, Value::Str(_));
+    let lln = |v: &Value| match v {
+        Value::Str(s) => looks_like_number(s),
         _ => true,
     };
-    if is_num(a) {
+    let numeric = (a.is_defined() && !is_str(a))
+        || (b.is_defined() && !is_str(b))
+        || (((!a.is_defined() && b.is_defined())
+            || ((!a.is_defined() || lln(a)) && is_str(a) && !a.to_str_cow().starts_with('0')))
+            && (!b.is_defined() || lln(b)));
+    if numeric {
         let (lo, hi) = (a.to_int(), b.to_int());
         if hi >= lo {
             if (hi as i128 - lo as i128) > MAX_LIST as i128 {

@@ -955,10 +955,35 @@ impl Compiler<'_> {
         match rule {
             Rule::my_decl => {
                 let v = inner(p);
-                if v[0].as_str() == "our" {
-                    return Err(unsupported("our"));
-                }
                 let target = v[1].clone();
+                if v[0].as_str() == "our" {
+                    // package variables, visible by their plain names afterwards
+                    let vars: Vec<P> = if target.as_rule() == Rule::my_list {
+                        target
+                            .into_inner()
+                            .filter_map(|i| i.into_inner().next())
+                            .collect()
+                    } else {
+                        vec![target.clone()]
+                    };
+                    let mut out = Vec::new();
+                    for var in vars {
+                        let name = var_name_of(&var);
+                        let g =
+                            global_name(&name).ok_or_else(|| unsupported(format!("our {name}")))?;
+                        out.push(match var.as_rule() {
+                            Rule::scalar_var => Expr::Global(self.g.scalar(&g)),
+                            Rule::array_var => Expr::Arr(ArrT::Global(self.g.array(&g))),
+                            Rule::hash_var => Expr::Hash(HashT::Global(self.g.hash(&g))),
+                            _ => Expr::Const(Value::Undef),
+                        });
+                    }
+                    return Ok(if out.len() == 1 && v[1].as_rule() != Rule::my_list {
+                        out.pop().unwrap_or(Expr::Const(Value::Undef))
+                    } else {
+                        Expr::List(out)
+                    });
+                }
                 if target.as_rule() == Rule::my_list {
                     let mut vars = Vec::new();
                     for item in target.into_inner() {
@@ -1240,7 +1265,7 @@ fn check_lvalue(e: &Expr) -> R<()> {
             check_lvalue(b)
         }
         Expr::Builtin(Bi::Undef, a) if a.is_empty() => Ok(()),
-        Expr::Builtin(Bi::Substr, _) => Err(unsupported("4-arg lvalue substr")),
+        Expr::Builtin(Bi::Substr, _) => Err(unsupported("substr as an lvalue")),
         _ => Err(syntax(
             "Can't modify non-lvalue subroutine call in assignment",
         )),
@@ -1402,6 +1427,37 @@ fn find_close(chars: &[char], open_at: usize) -> Option<usize> {
     None
 }
 
+/// The state of [`Compiler::interpolate`]: parts so far, pending literal text and the
+/// active case modifiers.
+struct InterpState {
+    parts: Vec<Part>,
+    lit: String,
+    mode: Option<char>,
+    next: Option<char>,
+}
+
+impl InterpState {
+    /// Adds a literal character, applying the active case modifiers.
+    fn push(&mut self, c: char) {
+        let c = match self.next.take() {
+            Some('u') => c.to_ascii_uppercase(),
+            Some('l') => c.to_ascii_lowercase(),
+            _ => c,
+        };
+        match self.mode {
+            Some('L') => self.lit.push(c.to_ascii_lowercase()),
+            Some('U') => self.lit.push(c.to_ascii_uppercase()),
+            Some('Q') => {
+                if c.is_ascii() && !(c.is_ascii_alphanumeric() || c == '_') {
+                    self.lit.push('\\');
+                }
+                self.lit.push(c);
+            }
+            _ => self.lit.push(c),
+        }
+    }
+}
+
 fn is_ident_start(c: char) -> bool {
     c.is_ascii_alphabetic() || c == '_'
 }
@@ -1427,10 +1483,13 @@ fn var_extent(chars: &[char], i: usize, regex: bool) -> Option<usize> {
     if sigil == '$' && c == '@' && j == i + 1 {
         return Some(j + 1);
     }
+    if sigil == '$' && c == '+' && chars.get(j + 1) == Some(&'{') && !regex {
+        return Some(find_close(chars, j + 1)? + 1);
+    }
     if c == '{' {
         j = find_close(chars, j)? + 1;
     } else {
-        if c == '$' && sigil == '$' {
+        if c == '$' {
             j += 1;
         }
         let c = *chars.get(j)?;
@@ -1459,6 +1518,12 @@ fn var_extent(chars: &[char], i: usize, regex: bool) -> Option<usize> {
         }
     }
     if sigil == '@' {
+        // a slice: @a[...] or @h{...}
+        if matches!(chars.get(j), Some('[') | Some('{')) && !regex {
+            if let Some(e) = find_close(chars, j) {
+                return Some(e + 1);
+            }
+        }
         return Some(j);
     }
     loop {
@@ -1843,6 +1908,9 @@ impl Compiler<'_> {
         if b.len() != 2 {
             return Err(syntax("Transliteration replacement not terminated"));
         }
+        if flags.contains('c') {
+            return Err(unsupported("tr///c"));
+        }
         Ok(Expr::Trans(None, expand_tr(&b[0]), expand_tr(&b[1]), flags))
     }
 
@@ -1873,31 +1941,59 @@ impl Compiler<'_> {
         self.postfix_expr(pe)
     }
 
-    /// Splits string or regex text into literal and interpolated parts.
+    /// Splits string or regex text into literal and interpolated parts, applying the
+    /// escapes of double-quoted strings (`\n`, `\x{263A}`, ...) and the case modifiers
+    /// `\l \u \L \U \Q \E` (in a regex, only `\Q...\E`; other escapes stay for the engine).
     fn interpolate(&mut self, s: &str, regex: bool) -> R<Vec<Part>> {
         let chars: Vec<char> = s.chars().collect();
-        let mut parts = Vec::new();
-        let mut lit = String::new();
+        let mut st = InterpState {
+            parts: Vec::new(),
+            lit: String::new(),
+            mode: None,
+            next: None,
+        };
         let mut i = 0;
         while i < chars.len() {
             let c = chars[i];
             if c == '\\' && i + 1 < chars.len() {
                 let n = chars[i + 1];
+                match n {
+                    'Q' | 'L' | 'U' if !regex || n == 'Q' => {
+                        st.mode = Some(n);
+                        i += 2;
+                        continue;
+                    }
+                    'E' if !regex || st.mode.is_some() => {
+                        st.mode = None;
+                        i += 2;
+                        continue;
+                    }
+                    'l' | 'u' if !regex => {
+                        st.next = Some(n);
+                        i += 2;
+                        continue;
+                    }
+                    _ => {}
+                }
                 if regex {
-                    lit.push(c);
-                    lit.push(n);
+                    if st.mode == Some('Q') {
+                        st.push(n);
+                    } else {
+                        st.lit.push(c);
+                        st.lit.push(n);
+                    }
                     i += 2;
                     continue;
                 }
                 i += 2;
                 match n {
-                    'n' => lit.push('\n'),
-                    't' => lit.push('\t'),
-                    'r' => lit.push('\r'),
-                    'f' => lit.push('\x0c'),
-                    'a' => lit.push('\x07'),
-                    'e' => lit.push('\x1b'),
-                    'b' => lit.push('\x08'),
+                    'n' => st.push('\n'),
+                    't' => st.push('\t'),
+                    'r' => st.push('\r'),
+                    'f' => st.push('\x0c'),
+                    'a' => st.push('\x07'),
+                    'e' => st.push('\x1b'),
+                    'b' => st.push('\x08'),
                     '0'..='7' => {
                         let mut v = n.to_digit(8).unwrap_or(0);
                         let mut k = 0;
@@ -1906,7 +2002,7 @@ impl Compiler<'_> {
                             i += 1;
                             k += 1;
                         }
-                        lit.push(char::from_u32(v).unwrap_or('\u{FFFD}'));
+                        st.push(char::from_u32(v).unwrap_or('\u{FFFD}'));
                     }
                     'x' => {
                         let mut hex = String::new();
@@ -1924,12 +2020,9 @@ impl Compiler<'_> {
                             }
                         }
                         let v = u32::from_str_radix(hex.trim(), 16).unwrap_or(0);
-                        lit.push(char::from_u32(v).unwrap_or('\u{FFFD}'));
+                        st.push(char::from_u32(v).unwrap_or('\u{FFFD}'));
                     }
-                    'U' | 'L' | 'Q' | 'E' | 'u' | 'l' => {
-                        return Err(unsupported(format!("\\{n} in interpolated string")))
-                    }
-                    other => lit.push(other),
+                    other => st.push(other),
                 }
                 continue;
             }
@@ -1937,18 +2030,36 @@ impl Compiler<'_> {
                 if regex && c == '$' {
                     let nx = chars.get(i + 1).copied();
                     if matches!(nx, None | Some(')') | Some('|')) {
-                        lit.push(c);
+                        st.lit.push(c);
                         i += 1;
                         continue;
                     }
                 }
                 if let Some(end) = var_extent(&chars, i, regex) {
                     let text: String = chars[i..end].iter().collect();
-                    let e = self.var_expr(&text)?;
-                    if !lit.is_empty() {
-                        parts.push(Part::Lit(std::mem::take(&mut lit)));
+                    let mut e = self.var_expr(&text)?;
+                    let list = c == '@';
+                    if list && (st.mode.is_some() || st.next.is_some()) {
+                        // join first, then apply the modifiers to the text
+                        let sep = Expr::Const(Value::str(" "));
+                        e = Expr::Builtin(Bi::Join, vec![sep, e]);
                     }
-                    parts.push(if c == '@' {
+                    e = match st.mode {
+                        Some('L') => Expr::Builtin(Bi::Lc, vec![e]),
+                        Some('U') => Expr::Builtin(Bi::Uc, vec![e]),
+                        Some('Q') => Expr::Builtin(Bi::Quotemeta, vec![e]),
+                        _ => e,
+                    };
+                    e = match st.next.take() {
+                        Some('l') => Expr::Builtin(Bi::Lcfirst, vec![e]),
+                        Some('u') => Expr::Builtin(Bi::Ucfirst, vec![e]),
+                        _ => e,
+                    };
+                    if !st.lit.is_empty() {
+                        st.parts.push(Part::Lit(std::mem::take(&mut st.lit)));
+                    }
+                    let modified = matches!(e, Expr::Builtin(..)) && list;
+                    st.parts.push(if list && !modified {
                         Part::List(e)
                     } else {
                         Part::Scalar(e)
@@ -1957,12 +2068,16 @@ impl Compiler<'_> {
                     continue;
                 }
             }
-            lit.push(c);
+            if regex && st.mode != Some('Q') {
+                st.lit.push(c);
+            } else {
+                st.push(c);
+            }
             i += 1;
         }
-        if !lit.is_empty() {
-            parts.push(Part::Lit(lit));
+        if !st.lit.is_empty() {
+            st.parts.push(Part::Lit(st.lit));
         }
-        Ok(parts)
+        Ok(st.parts)
     }
 }

@@ -8,8 +8,9 @@ use super::re::{Groups, Re};
 use super::value::*;
 use super::{Context, ErrorKind, Interp, PerlError};
 
-/// How deep Perl sub calls may nest before the call fails (keeps the Rust stack safe).
-pub(crate) const MAX_CALL_DEPTH: usize = 100;
+/// How deep Perl sub calls may nest before the call fails. The stack budget below is
+/// usually the tighter limit (a few hundred levels in release builds).
+pub(crate) const MAX_CALL_DEPTH: usize = 1000;
 /// The largest list a range or repetition may build.
 const MAX_LIST: usize = 10_000_000;
 

@@ -13,6 +13,39 @@
 //! than STDOUT, ...) is rejected at compile time with [`ErrorKind::Unsupported`] naming the
 //! construct, so that a bridge to a real perl can run it instead ([`supports`]).
 //!
+//! # The subset
+//!
+//! * Values: undef, integers and floats (printed as Perl prints them, `%.15g`), strings,
+//!   references to arrays, hashes, code and scalars; Perl's numification (`"10abc"` is 10),
+//!   truthiness (`"0"`, `""`, `0`, undef false; `"0.0"`, `"00"` true) and string increment.
+//! * Syntax: `my`/`our`, scalars, arrays, hashes, elements, slices, `$#a`, derefs (`@{$r}`,
+//!   `$r->{k}[0]`, `$$r[0]`), anonymous arrays/hashes/subs with closures, `$f->(...)`,
+//!   `&$f(...)`, named subs; `if`/`elsif`/`else`/`unless`, `while`/`until`, C-style `for`,
+//!   `foreach` (aliasing array elements), statement modifiers, `do {} while`, `last`/`next`,
+//!   `return`, `do {}`, `eval {}`; all the usual operators; `m//`, `s///` (`g i m s x e r`),
+//!   `tr///` (`d s r`), `\G` with `pos`, `$1`.., `$&`, `$+{name}`; interpolation of `$x`,
+//!   `${x}`, elements, slices, `@a`, `$#a`, `\u \l \U \L \Q \E` and the usual escapes;
+//!   `q qq qw`, numeric literals, v-strings, comments.
+//! * Builtins: defined undef exists delete length substr index rindex lc uc lcfirst ucfirst
+//!   sprintf join split keys values each scalar map grep sort reverse push pop shift unshift
+//!   splice wantarray time localtime gmtime int abs sqrt log exp sin cos atan2 hex oct rand chr
+//!   ord chomp chop quotemeta ref pos stat print printf die warn exit, `%ENV`.
+//!
+//! # Differences from perl
+//!
+//! * Strings are Rust strings (UTF-8). `length`, `substr`, `index`, `ord` and the case
+//!   functions use bytes and ASCII, as perl does on undecoded input; regexes, `reverse`,
+//!   `tr` and `chr` work on characters.
+//! * Integers are 64-bit signed; perl's unsigned range above 2**63 becomes a float.
+//! * Regexes run on `fancy-regex` behind a small internal shim (`re.rs`) that translates
+//!   Perl-only syntax (`$`, `\Z`, `\h`, literal braces); it is the one place to swap in the
+//!   project's Perl-dialect regex wrapper.
+//! * `@_` holds copies of the arguments (assigning to `$_[0]` does not change the caller's
+//!   variable); `map`/`grep` give `$_` a copy.
+//! * `die` messages end in ` at (eval) line 1.` rather than perl's `(eval N) line L`.
+//! * Evaluation nesting is bounded (sub call depth and about 1 MiB of stack below the
+//!   `eval`/`call` entry point); exceeding it is a [`ErrorKind::Die`] error, never a crash.
+//!
 //! ```
 //! use rsec::perl::{Context, Interp, Value};
 //! let mut p = Interp::new();

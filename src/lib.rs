@@ -22,6 +22,7 @@ pub mod glob;
 pub mod io;
 pub mod logging;
 pub mod pattern;
+pub mod perl;
 pub mod timefmt;
 
 pub use app::run;

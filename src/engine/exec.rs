@@ -138,7 +138,10 @@ impl Engine {
         subst_actionvars(s, &mut vars)
     }
 
-    fn set_var(&mut self, var: &str, value: Option<Bytes>) {
+    pub(crate) fn set_var(&mut self, var: &str, value: Option<Bytes>) {
+        if let Some(p) = self.perl.as_mut() {
+            p.refs.remove(var);
+        }
         if let Some(v) = &value {
             crate::debug!("Variable '%{var}' set to '{}'", text(v));
         }
@@ -716,9 +719,30 @@ impl Engine {
             }
             Action::Free(var) => {
                 self.vars.remove(var);
+                if let Some(p) = self.perl.as_mut() {
+                    p.refs.remove(var);
+                }
             }
-            Action::Eval { .. } | Action::Call { .. } | Action::LCall { .. } => {
-                self.warn_once("eval, call and lcall need the Perl interpreter, which rsec does not have yet; these actions do nothing");
+            Action::Eval { var, code } => {
+                let code = self.av(code, desc);
+                self.perl_eval_action(var, &code);
+            }
+            Action::Call {
+                var,
+                code_var,
+                params,
+            } => {
+                let params = params.iter().map(|p| self.av(p, desc)).collect();
+                self.perl_call_action(var, code_var, params);
+            }
+            Action::LCall {
+                var,
+                params,
+                code,
+                cache,
+            } => {
+                let params = params.iter().map(|p| self.av(p, desc)).collect();
+                self.perl_lcall_action(var, params, code, *cache);
             }
             Action::Rewrite { count, text: t } => {
                 let count = self.av(count, desc);

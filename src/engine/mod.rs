@@ -11,6 +11,7 @@ pub mod compile;
 pub mod contexts;
 mod exec;
 mod ops;
+mod perl;
 pub mod subst;
 
 use std::cmp::Reverse;
@@ -206,6 +207,40 @@ impl Buffers {
         }
     }
 
+    /// The last `n` lines one by one, with their sources (as PerlFunc receives them:
+    /// every line's source under jointbuf, the current source once otherwise).
+    fn lines(&self, n: usize) -> (Vec<Bytes>, Vec<Option<Arc<str>>>) {
+        let n = n.clamp(1, self.size);
+        if self.joint {
+            let start = self.ring.len().saturating_sub(n);
+            let lines = self
+                .ring
+                .iter()
+                .skip(start)
+                .map(|(l, _)| l.clone())
+                .collect();
+            let srcs = if self.size == 1 {
+                vec![self.current.clone()]
+            } else {
+                self.ring
+                    .iter()
+                    .skip(start)
+                    .map(|(_, s)| s.clone())
+                    .collect()
+            };
+            (lines, srcs)
+        } else {
+            let lines = match self.per.get(&self.current) {
+                Some(r) => {
+                    let start = r.len().saturating_sub(n);
+                    r.iter().skip(start).cloned().collect()
+                }
+                None => Vec::new(),
+            };
+            (lines, vec![self.current.clone()])
+        }
+    }
+
     /// The rewrite action: replaces the last `n` lines of the current buffer.
     fn rewrite(&mut self, lines: &[Bytes]) {
         let n = lines.len();
@@ -257,8 +292,8 @@ pub struct Engine {
     last_clean: i64,
     signals: Vec<Signal>,
     time_vars: Option<(i64, crate::timefmt::LocalTime)>,
-    /// Set by actions that cannot run yet (Perl), so each is reported once.
-    warned: std::collections::HashSet<&'static str>,
+    /// The Perl interpreter, started on first need.
+    perl: Option<perl::PerlState>,
 }
 
 impl Engine {
@@ -293,7 +328,7 @@ impl Engine {
             last_clean: now,
             signals: Vec::new(),
             time_vars: None,
-            warned: Default::default(),
+            perl: None,
         }
     }
 
@@ -515,15 +550,9 @@ impl Engine {
                 Some(v)
             }
             PatternKind::PerlFunc | PatternKind::NPerlFunc => {
-                self.warn_once("PerlFunc patterns need the Perl interpreter, which rsec does not have yet; such patterns never match");
-                None
+                let negate = pat.kind == PatternKind::NPerlFunc;
+                self.perlfunc_match(&pat.text, pat.lines, negate, varmap)
             }
-        }
-    }
-
-    fn warn_once(&mut self, msg: &'static str) {
-        if self.warned.insert(msg) {
-            crate::warn!("{msg}");
         }
     }
 
@@ -627,10 +656,12 @@ impl Engine {
             COp::VarSet(name) => self
                 .cache
                 .contains_key(String::from_utf8_lossy(name).as_ref()),
-            COp::ECode(_) | COp::CCode { .. } => {
-                self.warn_once("Perl code in context expressions needs the Perl interpreter, which rsec does not have yet; such operands are false");
-                false
-            }
+            COp::ECode(code) => self.perl_ecode(code),
+            COp::CCode {
+                params,
+                code,
+                cache,
+            } => self.perl_ccode(params, code, *cache),
             _ => false,
         }
     }

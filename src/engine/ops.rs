@@ -864,10 +864,18 @@ impl Engine {
                 PatternKind::NSubStr => !crate::engine::memfind(&s, &p.text),
                 PatternKind::RegExp => p.regex.as_ref().is_some_and(|r| r.is_match(&s)),
                 PatternKind::NRegExp => p.regex.as_ref().is_some_and(|r| !r.is_match(&s)),
-                _ => {
-                    self.warn_once("egptype PerlFunc needs the Perl interpreter, which rsec does not have yet; such egpatterns never match");
-                    false
+                PatternKind::PerlFunc | PatternKind::NPerlFunc => {
+                    let tokens: Vec<Bytes> = match self.ops.get(&key) {
+                        Some(Op {
+                            state: State::Group { all, .. },
+                            ..
+                        }) => all.iter().map(|(_, _, t)| t.clone()).collect(),
+                        _ => Vec::new(),
+                    };
+                    let r = self.perl_egpattern(&p.text, &s, &tokens);
+                    r == (p.kind == PatternKind::PerlFunc)
                 }
+                _ => false,
             };
             if !ok {
                 return;

@@ -9,9 +9,13 @@
 pub mod clock;
 pub mod compile;
 pub mod contexts;
+mod dump;
 mod exec;
 mod ops;
+mod reload;
 pub mod subst;
+
+pub use dump::{list_text, ChildInfo, DumpInfo, InputInfo};
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};

@@ -4,3 +4,5 @@ pub mod child;
 pub mod input;
 pub mod output;
 pub mod world;
+pub mod signals;
+pub mod daemon;

@@ -87,6 +87,11 @@ pub fn reopen() -> std::io::Result<()> {
     Ok(())
 }
 
+/// The log file in use (`--log`), if any.
+pub fn log_path() -> Option<String> {
+    SINK.lock().unwrap_or_else(|e| e.into_inner()).path.clone()
+}
+
 /// Stops writing to stderr (after `--detach` pointed it at `/dev/null`).
 pub fn no_stderr() {
     SINK.lock().unwrap_or_else(|e| e.into_inner()).stderr = false;

@@ -107,6 +107,8 @@ pub fn run(args: Vec<OsString>) -> i32 {
     let effects = SharedWorld(world.clone());
     let engine = Engine::new(prog, eopts, Box::new(WallClock), Box::new(effects));
     let inputs = Inputs::open(input_config(&opts));
+    // Before the pid file exists, so that a signal sent as soon as it appears is caught.
+    signals::install(signals::non_interactive(opts.detach));
     let mut detached = None;
     if opts.detach {
         match daemon::detach() {
@@ -124,7 +126,6 @@ pub fn run(args: Vec<OsString>) -> i32 {
         }
     }
     drop(detached);
-    signals::install(signals::non_interactive(opts.detach));
     let mut rt = Runtime {
         base_args,
         opts,

@@ -17,7 +17,9 @@ use crate::io::world::{InputRequest, Report, SharedWorld, World};
 
 use crate::cli::{self, Command as CliCommand, Options};
 use crate::config::{self, LoadOptions, RuleFile};
-use crate::engine::{compile, ChildInfo, DumpInfo, Engine, EngineOptions, InputInfo, Signal, WallClock};
+use crate::engine::{
+    compile, ChildInfo, DumpInfo, Engine, EngineOptions, InputInfo, Signal, WallClock,
+};
 
 /// Loads every rule file named by the `--conf` patterns, in order, skipping duplicates.
 pub fn load_rule_files(patterns: &[String], opts: &LoadOptions) -> Vec<RuleFile> {
@@ -95,7 +97,11 @@ pub fn run(args: Vec<OsString>) -> i32 {
     let now = unix_now();
     let loaded = load_tracked(&opts.conf, &load_options(&opts), &[], now);
     if opts.testonly {
-        return if loaded.iter().all(|f| f.file.ok) { 0 } else { 1 };
+        return if loaded.iter().all(|f| f.file.ok) {
+            0
+        } else {
+            1
+        };
     }
     let files: Vec<RuleFile> = loaded.iter().map(|l| l.file.clone()).collect();
     let prog = compile::compile(&files, opts.bufsize as usize);
@@ -297,8 +303,7 @@ impl Runtime {
                 }
                 if !child_data {
                     // Sleep in short steps so that a signal is handled promptly.
-                    let deadline =
-                        std::time::Instant::now() + self.inputs.poll_timeout_hint(poll);
+                    let deadline = std::time::Instant::now() + self.inputs.poll_timeout_hint(poll);
                     loop {
                         let now = std::time::Instant::now();
                         if now >= deadline || signals::pending() {

@@ -146,13 +146,19 @@ fn run_stdin_setup(cmdline: &str) {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(CRITICAL), "{text}");
-    assert!(text.contains("ALERT SSH brute force from 203.0.113.7"), "{text}");
+    assert!(
+        text.contains("ALERT SSH brute force from 203.0.113.7"),
+        "{text}"
+    );
 }
 
 #[test]
 fn rsyslog_omprog() {
     let d = Dir::new("rsyslog");
-    let cmd = localize(&quoted_after(&example("rsyslog-omprog.conf"), "binary=\""), &d);
+    let cmd = localize(
+        &quoted_after(&example("rsyslog-omprog.conf"), "binary=\""),
+        &d,
+    );
     run_stdin_setup(&cmd);
     assert!(read(&d.s("rsec.log")).contains("rsec lifecycle SHUTDOWN"));
 }

@@ -140,7 +140,11 @@ fn hup_reloads_a_changed_rule_file() {
     assert!(out.contains("SEC_PRE_RESTART\n"), "{out}");
     // The context made before the restart is gone, and the new rule is in force.
     append(&d.path("in.log"), "ping");
-    assert!(wait_for(&d.path("out"), "second"), "{}", read(&d.path("log")));
+    assert!(
+        wait_for(&d.path("out"), "second"),
+        "{}",
+        read(&d.path("log"))
+    );
     assert!(read(&d.path("log")).contains("SIGHUP received: full restart of SEC"));
     assert_eq!(stop(c), 0);
 }
@@ -183,11 +187,13 @@ fn abrt_keeps_contexts_and_reloads_changed_files() {
 #[test]
 fn usr1_writes_the_dump_once_and_dumpfts_json() {
     let d = Dir::new("usr1");
-    let body_for = |d: &Dir| format!(
+    let body_for = |d: &Dir| {
+        format!(
         "type=Single\nptype=RegExp\npattern=^make (\\S+)\ndesc=make $1\naction=create $1 60 (write {out} gone); add $1 $0; assign %v hello; write {out} made\n\n\
          type=SingleWithThreshold\nptype=SubStr\npattern=make\ndesc=count makes\naction=none\nwindow=60\nthresh=5\n",
         out = d.s("out")
-    );
+    )
+    };
     let body = body_for(&d);
     let rules_text = rules(&d, &body).replace(
         "type=Single\nptype=RegExp\npattern=^make",
@@ -249,8 +255,7 @@ fn usr1_writes_the_dump_once_and_dumpfts_json() {
         .find(|n| n.starts_with("dump."))
         .expect("dump.<epoch>");
     assert!(name["dump.".len()..].parse::<u64>().is_ok(), "{name}");
-    let v: serde_json::Value =
-        serde_json::from_str(&read(&d2.path(&name))).expect("valid JSON");
+    let v: serde_json::Value = serde_json::from_str(&read(&d2.path(&name))).expect("valid JSON");
     assert_eq!(v["contexts"][0]["name"][0], "CTX_B");
     assert_eq!(v["variables"]["v"], "hello");
     assert_eq!(v["perf"]["lines"], 2);

@@ -140,7 +140,11 @@ fn action_text(a: &Action<Bytes>) -> String {
                 (true, false) => "cspawn",
                 (true, true) => "cspawnexec",
             };
-            join(&[name.into(), context.as_deref().map(s).unwrap_or_default(), t])
+            join(&[
+                name.into(),
+                context.as_deref().map(s).unwrap_or_default(),
+                t,
+            ])
         }
         Action::Pipe { text, cmd } => {
             let (exec, t) = cmd_text(cmd);
@@ -187,7 +191,11 @@ fn action_text(a: &Action<Bytes>) -> String {
         }
         Action::Report { name, cmd } => {
             let (exec, t) = cmd_text(cmd);
-            join(&[if exec { "reportexec" } else { "report" }.into(), s(name), t])
+            join(&[
+                if exec { "reportexec" } else { "report" }.into(),
+                s(name),
+                t,
+            ])
         }
         Action::Take { op, name, var } => {
             let n = match op {
@@ -196,7 +204,11 @@ fn action_text(a: &Action<Bytes>) -> String {
                 StoreTake::Shift => "shift",
                 StoreTake::Empty => "empty",
             };
-            let var = if var.is_empty() { String::new() } else { v(var) };
+            let var = if var.is_empty() {
+                String::new()
+            } else {
+                v(var)
+            };
             join(&[n.into(), s(name), var])
         }
         Action::Query { op, var, name } => {
@@ -280,7 +292,9 @@ fn action_text(a: &Action<Bytes>) -> String {
 
 /// An action list as SEC's dump prints it: every action followed by `; `.
 pub fn list_text(list: &[Action<Bytes>]) -> String {
-    list.iter().map(|a| format!("{}; ", action_text(a))).collect()
+    list.iter()
+        .map(|a| format!("{}; ", action_text(a)))
+        .collect()
 }
 
 /// A pattern as SEC's dump prints it.
@@ -405,7 +419,12 @@ impl Engine {
                     ..
                 },
             ) => {
-                type_name = if *with_window { "PairWithWindow" } else { "Pair" }.to_string();
+                type_name = if *with_window {
+                    "PairWithWindow"
+                } else {
+                    "Pair"
+                }
+                .to_string();
                 m_lines(&mut push, m, "");
                 push("Description", s(&op.desc));
                 push("Action", list_text(action));
@@ -604,10 +623,7 @@ impl Engine {
             "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
         ];
         const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-        add(
-            ".monstr",
-            MONTHS[(t.mon as usize + 11) % 12].to_string(),
-        );
+        add(".monstr", MONTHS[(t.mon as usize + 11) % 12].to_string());
         add(".year", t.year.to_string());
         add(".wday", t.wday.to_string());
         add(".wdaystr", DAYS[t.wday as usize % 7].to_string());
@@ -735,11 +751,7 @@ impl Engine {
             for (l, _) in &b.ring {
                 let _ = writeln!(o, "{}", s(l));
             }
-            let _ = writeln!(
-                o,
-                "{DASH}\n\nLast {} input source(s):\n{DASH}",
-                b.size
-            );
+            let _ = writeln!(o, "{DASH}\n\nLast {} input source(s):\n{DASH}", b.size);
             for (_, src) in &b.ring {
                 let _ = writeln!(o, "{}", src.as_deref().unwrap_or(""));
             }
@@ -794,7 +806,9 @@ impl Engine {
                 let _ = writeln!(
                     o,
                     "${k} = {}",
-                    v.as_ref().map(|v| format!("'{}'", s(v))).unwrap_or("undef".into())
+                    v.as_ref()
+                        .map(|v| format!("'{}'", s(v)))
+                        .unwrap_or("undef".into())
                 );
             }
             let _ = writeln!(o, "{DASH}");
@@ -1018,7 +1032,9 @@ impl Engine {
                     .map(|(n, x)| {
                         (
                             n.clone(),
-                            x.as_ref().map(|x| Value::String(s(x))).unwrap_or(Value::Null),
+                            x.as_ref()
+                                .map(|x| Value::String(s(x)))
+                                .unwrap_or(Value::Null),
                         )
                     })
                     .collect();
@@ -1046,10 +1062,7 @@ impl Engine {
             for (label, val) in &v.lines {
                 let jk = json_key(label);
                 if jk == "window" || jk == "window2" || jk.starts_with("threshold") {
-                    let n: i64 = val
-                        .trim_end_matches(" seconds")
-                        .parse()
-                        .unwrap_or_default();
+                    let n: i64 = val.trim_end_matches(" seconds").parse().unwrap_or_default();
                     m.insert(jk, json!(n));
                 } else {
                     m.insert(jk, json!(val));

@@ -28,8 +28,12 @@ pub fn drop_privileges(user: &str, groups: &[String]) -> Result<(), String> {
         gids.push(u.gid);
     }
     let primary = gids[0];
-    nix::unistd::setgroups(&gids)
-        .map_err(|e| format!("Can't set supplementary groups to '{}' ({e})", gid_list(&gids)))?;
+    nix::unistd::setgroups(&gids).map_err(|e| {
+        format!(
+            "Can't set supplementary groups to '{}' ({e})",
+            gid_list(&gids)
+        )
+    })?;
     nix::unistd::setgid(primary)
         .map_err(|e| format!("Can't switch to group '{}' ({e})", primary))?;
     nix::unistd::setuid(u.uid).map_err(|e| format!("Can't switch to user '{user}' ({e})"))?;
@@ -37,12 +41,17 @@ pub fn drop_privileges(user: &str, groups: &[String]) -> Result<(), String> {
 }
 
 fn gid_list(g: &[Gid]) -> String {
-    g.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(" ")
+    g.iter()
+        .map(|g| g.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Sets the file mode creation mask (`--umask`).
 pub fn set_umask(mask: u32) {
-    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask as libc::mode_t));
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
+        mask as libc::mode_t,
+    ));
 }
 
 /// `chdir /`, logged as SEC logs it. SEC does this before reading the rule files, so
@@ -141,9 +150,5 @@ pub fn ids() -> (u32, u32, Vec<u32>) {
     let groups = nix::unistd::getgroups()
         .map(|g| g.iter().map(|g| g.as_raw()).collect())
         .unwrap_or_default();
-    (
-        Uid::effective().as_raw(),
-        Gid::effective().as_raw(),
-        groups,
-    )
+    (Uid::effective().as_raw(), Gid::effective().as_raw(), groups)
 }

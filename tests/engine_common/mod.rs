@@ -21,6 +21,9 @@ const META_FILES: &[&str] = &["input", "args", "compare", "README"];
 /// Default time stdin stays open after the last directive.
 const DEFAULT_HOLD: f64 = 1.5;
 
+/// How long to wait for a program to open its input before the schedule starts anyway.
+const READY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long a program may take to exit after stdin is closed before it is killed.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -483,8 +486,27 @@ pub fn run_case(case: &Case, progs: &[(&str, &Path)]) -> Result<Vec<RunOutput>, 
         let r = start(prog, case, &wd).map_err(|e| format!("start {}: {e}", prog.display()))?;
         running.push(r);
     }
-    // Give Perl time to compile SEC before the first line.
-    let t0 = aligned_start(Duration::from_millis(600));
+    // Wait until every program has opened its input (SEC logs "Opening input file"), so that
+    // a slow Perl start under load does not shift the schedule; then align to X.25 s.
+    let ready_deadline = Instant::now() + READY_TIMEOUT;
+    // A program that does not log the opening is taken as ready 0.2 s after its rules loaded.
+    for r in running.iter_mut() {
+        let mut loaded_at: Option<Instant> = None;
+        while Instant::now() < ready_deadline {
+            let log = fs::read_to_string(r.workdir.join("log.txt")).unwrap_or_default();
+            if log.contains("Opening input file") || !matches!(r.child.try_wait(), Ok(None)) {
+                break;
+            }
+            if log.contains(" loaded from ") {
+                let t = *loaded_at.get_or_insert_with(Instant::now);
+                if t.elapsed() >= Duration::from_millis(200) {
+                    break;
+                }
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let t0 = aligned_start(Duration::from_millis(150));
     let mut t = 0.0f64;
     let mut stdins: Vec<Option<ChildStdin>> = running.iter_mut().map(|r| r.stdin.take()).collect();
     let write_all = |stdins: &mut Vec<Option<ChildStdin>>, data: &[u8]| {
@@ -563,8 +585,12 @@ pub fn compare_runs(case: &Case, exp: &RunOutput, act: &RunOutput) -> Option<Str
                 "  --- {} (- expected = SEC, + actual)\n",
                 item.label()
             ));
-            for l in diff_lines(&a, &b) {
+            let d = diff_lines(&a, &b);
+            for l in d.iter().take(150) {
                 report.push_str(&format!("  {l}\n"));
+            }
+            if d.len() > 150 {
+                report.push_str(&format!("  ... ({} diff lines in all)\n", d.len()));
             }
         }
     }
@@ -590,8 +616,12 @@ pub fn show_run(case: &Case, out: &RunOutput) -> String {
     ));
     for item in &case.compare {
         s.push_str(&format!("--- {}\n", item.label()));
-        for l in out.select(item) {
+        let lines = out.select(item);
+        for l in lines.iter().take(200) {
             s.push_str(&format!("{l}\n"));
+        }
+        if lines.len() > 200 {
+            s.push_str(&format!("... ({} lines in all)\n", lines.len()));
         }
     }
     if !out.stderr.trim().is_empty() {
@@ -601,7 +631,7 @@ pub fn show_run(case: &Case, out: &RunOutput) -> String {
     if std::env::var_os("RSEC_SHOW_LOG").is_some() {
         s.push_str("--- log\n");
         for l in out.log.lines() {
-            s.push_str(&format!("{}\n", strip_log_prefix(l)));
+            s.push_str(&format!("{l}\n"));
         }
     }
     s

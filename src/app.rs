@@ -7,12 +7,19 @@ use std::ffi::OsString;
 use std::rc::Rc;
 use std::time::Duration;
 
+use std::collections::HashMap;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+
+use crate::io::daemon;
 use crate::io::input::{InputConfig, Inputs};
+use crate::io::signals;
 use crate::io::world::{InputRequest, Report, SharedWorld, World};
 
 use crate::cli::{self, Command as CliCommand, Options};
 use crate::config::{self, LoadOptions, RuleFile};
-use crate::engine::{compile, Engine, EngineOptions, WallClock};
+use crate::engine::{
+    compile, ChildInfo, DumpInfo, Engine, EngineOptions, InputInfo, Signal, WallClock,
+};
 
 /// Loads every rule file named by the `--conf` patterns, in order, skipping duplicates.
 pub fn load_rule_files(patterns: &[String], opts: &LoadOptions) -> Vec<RuleFile> {
@@ -29,7 +36,9 @@ pub fn load_rule_files(patterns: &[String], opts: &LoadOptions) -> Vec<RuleFile>
 }
 
 /// Runs rsec with the given arguments (without the program name); returns the exit status.
-pub fn run(mut args: Vec<OsString>) -> i32 {
+pub fn run(args: Vec<OsString>) -> i32 {
+    let base_args = args.clone();
+    let mut args = args;
     args.extend(cli::secrc_args());
     let (cmd, warnings) = match cli::parse_with_warnings(&args) {
         Ok(c) => c,
@@ -52,6 +61,19 @@ pub fn run(mut args: Vec<OsString>) -> i32 {
         }
         CliCommand::Run(o) => o,
     };
+    // SEC's order: privileges and umask first (the log file is created as the new user),
+    // then the log, chdir for --detach, the rule files, the inputs, the fork, the pid file.
+    if let Some(user) = opts.user.as_deref() {
+        if nix::unistd::Uid::effective().is_root() {
+            if let Err(e) = daemon::drop_privileges(user, &opts.group) {
+                eprintln!("{e}");
+                return 1;
+            }
+        }
+    }
+    if let Some(mask) = opts.umask {
+        daemon::set_umask(mask);
+    }
     if let Err(e) = crate::logging::init(opts.debug, opts.log.as_deref()) {
         eprintln!(
             "Can't open logfile {} ({})",
@@ -60,38 +82,138 @@ pub fn run(mut args: Vec<OsString>) -> i32 {
         );
         return 1;
     }
+    if let Err(e) = crate::logging::set_syslog(opts.syslog.as_deref()) {
+        eprintln!("{e}");
+        return 1;
+    }
     crate::notice!(
         "SEC (Simple Event Correlator) {} (rsec {})",
         cli::SEC_VERSION,
         env!("CARGO_PKG_VERSION")
     );
-    let load = LoadOptions {
+    if opts.detach && !opts.testonly {
+        daemon::chdir_root();
+    }
+    let now = unix_now();
+    let loaded = load_tracked(&opts.conf, &load_options(&opts), &[], now);
+    if opts.testonly {
+        return if loaded.iter().all(|f| f.file.ok) {
+            0
+        } else {
+            1
+        };
+    }
+    let files: Vec<RuleFile> = loaded.iter().map(|l| l.file.clone()).collect();
+    let prog = compile::compile(&files, opts.bufsize as usize);
+    let eopts = engine_options(&opts, &prog);
+    crate::io::output::ignore_sigpipe();
+    let world = Rc::new(RefCell::new(World::new(Duration::from_secs(
+        opts.socket_timeout,
+    ))));
+    let effects = SharedWorld(world.clone());
+    let engine = Engine::new(prog, eopts, Box::new(WallClock), Box::new(effects));
+    let inputs = Inputs::open(input_config(&opts));
+    // Before the pid file exists, so that a signal sent as soon as it appears is caught.
+    signals::install(signals::non_interactive(opts.detach));
+    let mut detached = None;
+    if opts.detach {
+        match daemon::detach() {
+            Ok(d) => detached = Some(d),
+            Err(e) => {
+                crate::crit!("{e}");
+                return 1;
+            }
+        }
+        crate::logging::no_stderr();
+    }
+    if let Some(pid) = opts.pid.as_deref() {
+        if !daemon::write_pid(pid) {
+            return 1;
+        }
+    }
+    drop(detached);
+    let mut rt = Runtime {
+        base_args,
+        opts,
+        loaded,
+        world,
+        inputs,
+        engine,
+        start_time: now,
+        conf_load_time: now,
+        lines: 0,
+        per_source: HashMap::new(),
+    };
+    rt.event_loop()
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn load_options(opts: &Options) -> LoadOptions {
+    LoadOptions {
         bufsize: opts.bufsize as usize,
         dialect: match opts.dialect {
             cli::Dialect::Sec => config::Dialect::Sec,
             cli::Dialect::Logzilla => config::Dialect::LogZilla,
         },
-    };
-    let files = load_rule_files(&opts.conf, &load);
-    if opts.testonly {
-        return if files.iter().all(|f| f.ok) { 0 } else { 1 };
     }
-    let prog = compile::compile(&files, opts.bufsize as usize);
-    let eopts = EngineOptions {
+}
+
+fn engine_options(opts: &Options, prog: &compile::Program) -> EngineOptions {
+    EngineOptions {
         jointbuf: opts.jointbuf.unwrap_or(prog.bufsize == 1),
         intcontexts: opts.intcontexts,
         intevents: opts.intevents,
         cleantime: opts.cleantime as i64,
         evstoresize: opts.evstoresize as usize,
         quoting: opts.quoting,
-    };
-    crate::io::output::ignore_sigpipe();
-    let world = Rc::new(RefCell::new(World::new(Duration::from_secs(
-        opts.socket_timeout,
-    ))));
-    let effects = SharedWorld(world.clone());
-    let mut engine = Engine::new(prog, eopts, Box::new(WallClock), Box::new(effects));
-    event_loop(&mut engine, &opts, &world)
+    }
+}
+
+/// A loaded rule file with what a soft restart needs to know about it.
+#[derive(Clone)]
+struct Loaded {
+    file: RuleFile,
+    mtime: Option<std::time::SystemTime>,
+    loaded_at: i64,
+}
+
+fn mtime(name: &str) -> Option<std::time::SystemTime> {
+    std::fs::metadata(name).and_then(|m| m.modified()).ok()
+}
+
+/// Loads the rule files named by the `--conf` patterns, in order, skipping duplicates.
+/// A file in `old` whose modification time is unchanged is taken from there instead of
+/// being read again (SEC's soft restart); pass no `old` to read every file.
+fn load_tracked(patterns: &[String], opts: &LoadOptions, old: &[Loaded], now: i64) -> Vec<Loaded> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for pat in patterns {
+        for name in crate::glob::glob(pat) {
+            if !seen.insert(name.clone()) {
+                continue;
+            }
+            let mt = mtime(&name);
+            if let Some(prev) = old
+                .iter()
+                .find(|l| l.file.name == name && l.mtime.is_some() && l.mtime == mt)
+            {
+                out.push(prev.clone());
+                continue;
+            }
+            out.push(Loaded {
+                file: config::load_file(&name, opts),
+                mtime: mt,
+                loaded_at: now,
+            });
+        }
+    }
+    out
 }
 
 fn input_config(opts: &Options) -> InputConfig {
@@ -115,57 +237,371 @@ fn input_config(opts: &Options) -> InputConfig {
     }
 }
 
-fn event_loop(engine: &mut Engine, opts: &Options, world: &Rc<RefCell<World>>) -> i32 {
-    let mut inputs = Inputs::open(input_config(opts));
-    let poll = Duration::from_secs_f64(opts.poll_timeout.max(0.0));
-    engine.startup();
-    loop {
-        let mut child_data = false;
-        if !engine.has_synthetic() {
-            let reports = world.borrow_mut().poll(Duration::ZERO);
-            for r in reports {
-                child_data = true;
+/// Everything the event loop holds, so that signals can rebuild parts of it.
+struct Runtime {
+    base_args: Vec<OsString>,
+    opts: Options,
+    loaded: Vec<Loaded>,
+    world: Rc<RefCell<World>>,
+    inputs: Inputs,
+    engine: Engine,
+    start_time: i64,
+    conf_load_time: i64,
+    lines: u64,
+    /// Lines read and the internal context, by input source (for the dump).
+    per_source: HashMap<String, (u64, Option<String>)>,
+}
+
+impl Runtime {
+    fn event_loop(&mut self) -> i32 {
+        let poll = Duration::from_secs_f64(self.opts.poll_timeout.max(0.0));
+        if self.opts.intevents {
+            self.lines += 1;
+        }
+        self.engine.startup();
+        loop {
+            let mut child_data = false;
+            if !self.engine.has_synthetic() {
+                let reports = self.world.borrow_mut().poll(Duration::ZERO);
+                for r in reports {
+                    child_data = true;
+                    match r {
+                        Report::Line(line, ctx) => self.engine.push_synthetic(line, ctx),
+                        Report::Script(token, status) => self.engine.script_finished(token, status),
+                    }
+                }
+            }
+            let requests: Vec<InputRequest> =
+                std::mem::take(&mut self.world.borrow_mut().input_requests);
+            for r in requests {
                 match r {
-                    Report::Line(line, ctx) => engine.push_synthetic(line, ctx),
-                    Report::Script(token, status) => engine.script_finished(token, status),
+                    InputRequest::Add {
+                        file,
+                        offset,
+                        context,
+                    } => {
+                        self.inputs.add_input(&file, &offset, Some(&context));
+                    }
+                    InputRequest::Drop(file) => {
+                        self.inputs.drop_input(&file);
+                    }
                 }
             }
-        }
-        let requests: Vec<InputRequest> = std::mem::take(&mut world.borrow_mut().input_requests);
-        for r in requests {
-            match r {
-                InputRequest::Add {
-                    file,
-                    offset,
-                    context,
-                } => {
-                    inputs.add_input(&file, &offset, Some(&context));
+            if let Some((line, ctx)) = self.engine.next_synthetic() {
+                self.lines += 1;
+                self.engine.process(&line, None, Some(ctx));
+            } else if let Some(l) = self.inputs.read_line() {
+                self.lines += 1;
+                let e = self.per_source.entry(l.source.to_string()).or_default();
+                e.0 += 1;
+                e.1.clone_from(&l.context.as_ref().map(|c| c.to_string()));
+                let ctx = l.context.as_ref().map(|c| c.as_bytes().to_vec());
+                self.engine.process(&l.line, Some(l.source), ctx);
+            } else {
+                if !self.opts.tail && self.inputs.all_closed() {
+                    return self.finish();
                 }
-                InputRequest::Drop(file) => {
-                    inputs.drop_input(&file);
+                if !child_data {
+                    // Sleep in short steps so that a signal is handled promptly.
+                    let deadline = std::time::Instant::now() + self.inputs.poll_timeout_hint(poll);
+                    loop {
+                        let now = std::time::Instant::now();
+                        if now >= deadline || signals::pending() {
+                            break;
+                        }
+                        std::thread::sleep((deadline - now).min(Duration::from_millis(50)));
+                    }
                 }
             }
-        }
-        if let Some((line, ctx)) = engine.next_synthetic() {
-            engine.process(&line, None, Some(ctx));
-        } else if let Some(l) = inputs.read_line() {
-            let ctx = l.context.as_ref().map(|c| c.as_bytes().to_vec());
-            engine.process(&l.line, Some(l.source), ctx);
-        } else {
-            if !opts.tail && inputs.all_closed() {
-                return finish(engine, opts, world);
-            }
-            if !child_data {
-                std::thread::sleep(inputs.poll_timeout_hint(poll));
-            }
-        }
-        engine.maybe_tick();
-        for s in engine.take_signals() {
-            if s == crate::engine::Signal::Term {
-                return finish(engine, opts, world);
+            self.engine.maybe_tick();
+            let mut sigs = signals::take();
+            sigs.extend(self.engine.take_signals().into_iter().map(|s| (s, 1)));
+            for (sig, n) in sigs {
+                if let Some(code) = self.handle_signal(sig, n) {
+                    return code;
+                }
             }
         }
     }
+
+    fn internal_event(&mut self, text: &[u8]) {
+        if self.opts.intevents {
+            self.lines += 1;
+            self.engine.internal_event(text);
+        }
+    }
+
+    /// Handles one signal (caught or emulated by `sigemul`); Some(status) means exit.
+    fn handle_signal(&mut self, sig: Signal, count: usize) -> Option<i32> {
+        match sig {
+            Signal::Hup => {
+                crate::notice!("SIGHUP received: full restart of SEC");
+                self.full_restart();
+            }
+            Signal::Abrt => {
+                crate::notice!("SIGABRT received: soft restart of SEC");
+                self.soft_restart();
+            }
+            Signal::Usr1 => {
+                crate::notice!("SIGUSR1 received: dumping performance and debug data");
+                self.dump();
+            }
+            Signal::Usr2 => {
+                crate::notice!("SIGUSR2 received: closing outputs and restarting logging");
+                self.internal_event(b"SEC_PRE_LOGROTATE");
+                self.reopen_log();
+                self.world.borrow_mut().outputs.close_all();
+                self.internal_event(b"SEC_LOGROTATE");
+            }
+            Signal::Int => {
+                let old = crate::logging::level();
+                let mut new = old;
+                for _ in 0..count {
+                    new = if new >= 6 { 1 } else { new + 1 };
+                }
+                crate::logging::set_level(new);
+                // SEC reports this whatever the level is.
+                crate::crit!(
+                    "{count} SIGINT signal(s) received: setting debuglevel from {old} to {new}"
+                );
+            }
+            Signal::Term => {
+                crate::notice!("SIGTERM received: shutting down SEC");
+                return Some(self.finish());
+            }
+        }
+        None
+    }
+
+    /// The command line and SECRC read again (SIGHUP, SIGABRT). On a problem the old
+    /// options stay, with a message.
+    fn reread_options(&mut self) {
+        let mut args = self.base_args.clone();
+        match cli::load_secrc() {
+            Ok(words) => args.extend(words.unwrap_or_default()),
+            Err(e) => crate::err!("{e}"),
+        }
+        match cli::parse_with_warnings(&args) {
+            Ok((CliCommand::Run(o), warnings)) => {
+                for w in warnings {
+                    crate::warn!("{w}");
+                }
+                self.opts = o;
+            }
+            Ok(_) => {}
+            Err(e) => crate::err!("{e}"),
+        }
+        crate::logging::set_level(self.opts.debug);
+        self.reopen_log();
+        if let Err(e) = crate::logging::set_syslog(self.opts.syslog.as_deref()) {
+            crate::err!("{e}");
+        }
+        self.world
+            .borrow_mut()
+            .outputs
+            .set_socket_timeout(Duration::from_secs(self.opts.socket_timeout));
+    }
+
+    fn reopen_log(&mut self) {
+        let level = crate::logging::level();
+        let res = if crate::logging::log_path().as_deref() == self.opts.log.as_deref() {
+            crate::logging::reopen()
+        } else {
+            crate::logging::init(level, self.opts.log.as_deref())
+        };
+        if let Err(e) = res {
+            crate::crit!(
+                "Can't open logfile {} ({})",
+                self.opts.log.as_deref().unwrap_or(""),
+                config::io_reason(&e)
+            );
+        }
+        if self.opts.detach {
+            crate::logging::no_stderr();
+        }
+    }
+
+    /// SIGHUP: SEC_PRE_RESTART, outputs closed, children terminated (--childterm), all
+    /// state dropped (a new engine), options and rule files read again, inputs reopened,
+    /// then SEC_RESTART.
+    fn full_restart(&mut self) {
+        self.internal_event(b"SEC_PRE_RESTART");
+        {
+            let mut w = self.world.borrow_mut();
+            w.outputs.close_all();
+            if self.opts.childterm {
+                w.children.terminate_all();
+            }
+        }
+        self.reread_options();
+        let now = unix_now();
+        self.loaded = load_tracked(&self.opts.conf, &load_options(&self.opts), &[], now);
+        self.conf_load_time = now;
+        let files: Vec<RuleFile> = self.loaded.iter().map(|l| l.file.clone()).collect();
+        let prog = compile::compile(&files, self.opts.bufsize as usize);
+        let eopts = engine_options(&self.opts, &prog);
+        let effects = SharedWorld(self.world.clone());
+        self.engine = Engine::new(prog, eopts, Box::new(WallClock), Box::new(effects));
+        self.inputs.restart(input_config(&self.opts));
+        self.internal_event(b"SEC_RESTART");
+    }
+
+    /// SIGABRT: SEC_PRE_SOFTRESTART, options read again, outputs closed, only new or
+    /// changed rule files read, the operations of changed or removed files dropped,
+    /// contexts and variables kept, inputs kept open with --keepopen, SEC_SOFTRESTART.
+    fn soft_restart(&mut self) {
+        self.internal_event(b"SEC_PRE_SOFTRESTART");
+        self.reread_options();
+        self.world.borrow_mut().outputs.close_all();
+        let now = unix_now();
+        let old = std::mem::take(&mut self.loaded);
+        self.loaded = load_tracked(&self.opts.conf, &load_options(&self.opts), &old, now);
+        let keep: Vec<Option<usize>> = old
+            .iter()
+            .map(|o| {
+                self.loaded.iter().position(|n| {
+                    n.file.name == o.file.name && n.loaded_at == o.loaded_at && n.mtime == o.mtime
+                })
+            })
+            .collect();
+        self.conf_load_time = now;
+        let files: Vec<RuleFile> = self.loaded.iter().map(|l| l.file.clone()).collect();
+        let prog = compile::compile(&files, self.opts.bufsize as usize);
+        let eopts = engine_options(&self.opts, &prog);
+        self.engine.soft_restart(prog, eopts, &keep);
+        self.inputs
+            .soft_restart(input_config(&self.opts), self.opts.keepopen);
+        self.internal_event(b"SEC_SOFTRESTART");
+    }
+
+    /// SIGUSR1: SEC's dump, never over an existing file.
+    fn dump(&mut self) {
+        let mut path = self.opts.dump.clone();
+        if self.opts.dumpfts {
+            path = format!("{path}.{}", unix_now());
+        }
+        if std::path::Path::new(&path).exists() {
+            crate::err!("Can't write to dumpfile: {path} exists");
+            return;
+        }
+        let info = self.dump_info();
+        let text = if self.opts.dumpfjson {
+            self.engine.dump_json(&info)
+        } else {
+            self.engine.dump_text(&info)
+        };
+        let res = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
+        match res {
+            Ok(()) => crate::notice!("Dump to {path} completed"),
+            Err(e) => crate::err!("Can't open dumpfile {path} ({})", config::io_reason(&e)),
+        }
+    }
+
+    fn dump_info(&self) -> DumpInfo {
+        let positions = self.inputs.positions();
+        let inputs = self
+            .inputs
+            .sources()
+            .into_iter()
+            .map(|(name, open)| {
+                let meta = std::fs::metadata(&name).ok();
+                let kind = match &meta {
+                    Some(m) if m.file_type().is_file() => "regular file",
+                    Some(m) if m.file_type().is_fifo() => "FIFO",
+                    Some(m) if m.file_type().is_char_device() => "character device",
+                    Some(_) => "other",
+                    None if name == "-" => "standard input",
+                    None => "unknown",
+                };
+                let (lines, context) = self.per_source.get(&name).cloned().unwrap_or_default();
+                InputInfo {
+                    offset: positions.iter().find(|p| p.0 == name).map(|p| p.3),
+                    stat: meta
+                        .as_ref()
+                        .filter(|m| m.file_type().is_file())
+                        .map(|m| (m.len(), m.dev(), m.ino())),
+                    kind: kind.to_string(),
+                    name,
+                    open,
+                    lines,
+                    context,
+                }
+            })
+            .collect();
+        let children = self
+            .world
+            .borrow()
+            .children
+            .pids()
+            .into_iter()
+            .map(|pid| ChildInfo {
+                pid,
+                cmdline: proc_cmdline(pid),
+            })
+            .collect();
+        let file_load_times = self.loaded.iter().map(|l| l.loaded_at).collect();
+        DumpInfo {
+            start_time: self.start_time,
+            conf_load_time: self.conf_load_time,
+            file_load_times,
+            rule_matches: HashMap::new(),
+            rcfile: std::env::var("SECRC").ok(),
+            options: self
+                .base_args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" "),
+            ids: daemon::ids(),
+            cpu: cpu_times(),
+            lines: self.lines,
+            inputs,
+            children,
+        }
+    }
+
+    /// SEC's exit: SEC_SHUTDOWN, then with --childterm the children get up to three
+    /// seconds (SEC sleeps that long when it generated SEC_SHUTDOWN) before they are sent
+    /// SIGTERM.
+    fn finish(&mut self) -> i32 {
+        finish(&mut self.engine, &self.opts, &self.world)
+    }
+}
+
+/// A child's command line from /proc (`sh -c CMD` shows as CMD).
+fn proc_cmdline(pid: u32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let args: Vec<String> = raw
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    match args.as_slice() {
+        [sh, c, cmd] if sh.ends_with("sh") && c == "-c" => cmd.clone(),
+        _ => args.join(" "),
+    }
+}
+
+/// User, system, child user and child system CPU seconds.
+fn cpu_times() -> (f64, f64, f64, f64) {
+    fn get(who: libc::c_int) -> (f64, f64) {
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: getrusage fills the struct it is given and nothing else.
+        if unsafe { libc::getrusage(who, &mut ru) } != 0 {
+            return (0.0, 0.0);
+        }
+        let t = |tv: libc::timeval| {
+            ((tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6) * 100.0).round() / 100.0
+        };
+        (t(ru.ru_utime), t(ru.ru_stime))
+    }
+    let (u, s) = get(libc::RUSAGE_SELF);
+    let (cu, cs) = get(libc::RUSAGE_CHILDREN);
+    (u, s, cu, cs)
 }
 
 /// SEC's exit: SEC_SHUTDOWN, then with --childterm the children get up to three seconds

@@ -1,7 +1,11 @@
 //! SEC's log: six levels (1 critical .. 6 debug), written to the `--log` file with a
 //! `localtime: ` prefix, to syslog with `--syslog`, and to stderr only when stderr is a
-//! terminal (SEC's rule). This module owns the destinations and the level filter; it knows
-//! nothing about rules or events.
+//! terminal (SEC's rule). This module owns the destinations and the level filter (and
+//! reopening them on SIGUSR2, SIGHUP and SIGABRT); it knows nothing about rules or events.
+//!
+//! Syslog is written directly to the local syslog socket (`/dev/log`, datagrams in the
+//! traditional BSD format with the tag `sec[PID]`), which is all `openlog`/`syslog` do
+//! there: a few lines of std code instead of another dependency or libc's global state.
 
 use std::fs::{File, OpenOptions};
 use std::io::{IsTerminal, Write};
@@ -27,6 +31,8 @@ pub enum Level {
 struct Sink {
     level: u8,
     file: Option<File>,
+    path: Option<String>,
+    syslog: Option<Syslog>,
     stderr: bool,
     /// Messages kept in memory (tests and `--testonly` summaries).
     capture: Option<Vec<(Level, String)>>,
@@ -35,6 +41,8 @@ struct Sink {
 static SINK: Mutex<Sink> = Mutex::new(Sink {
     level: 6,
     file: None,
+    path: None,
+    syslog: None,
     stderr: false,
     capture: None,
 });
@@ -49,8 +57,122 @@ pub fn init(level: u8, logfile: Option<&str>) -> std::io::Result<()> {
     let mut sink = SINK.lock().unwrap_or_else(|e| e.into_inner());
     sink.level = level.clamp(1, 6);
     sink.file = file;
+    sink.path = logfile.map(str::to_string);
     sink.stderr = std::io::stderr().is_terminal();
     Ok(())
+}
+
+/// Logs to syslog with this facility (`--syslog`), or stops logging there (None). An
+/// unknown facility name is an error (SEC cannot open syslog then either).
+pub fn set_syslog(facility: Option<&str>) -> Result<(), String> {
+    let sys = match facility {
+        Some(f) => Some(Syslog::new(f)?),
+        None => None,
+    };
+    SINK.lock().unwrap_or_else(|e| e.into_inner()).syslog = sys;
+    Ok(())
+}
+
+/// Closes and reopens the log file (SIGUSR2 after a log rotation) and the syslog
+/// connection. On failure the file is left closed and the error returned.
+pub fn reopen() -> std::io::Result<()> {
+    let mut sink = SINK.lock().unwrap_or_else(|e| e.into_inner());
+    sink.file = None;
+    if let Some(s) = sink.syslog.as_mut() {
+        s.sock = None;
+    }
+    if let Some(path) = sink.path.clone() {
+        sink.file = Some(OpenOptions::new().append(true).create(true).open(path)?);
+    }
+    Ok(())
+}
+
+/// The log file in use (`--log`), if any.
+pub fn log_path() -> Option<String> {
+    SINK.lock().unwrap_or_else(|e| e.into_inner()).path.clone()
+}
+
+/// Stops writing to stderr (after `--detach` pointed it at `/dev/null`).
+pub fn no_stderr() {
+    SINK.lock().unwrap_or_else(|e| e.into_inner()).stderr = false;
+}
+
+/// A syslog destination: a facility code and a datagram socket to `/dev/log`, connected
+/// on first use and again after a failed send.
+struct Syslog {
+    facility: u8,
+    sock: Option<std::os::unix::net::UnixDatagram>,
+}
+
+/// The syslog facility codes by name, as syslog(3) names them.
+const FACILITIES: [(&str, u8); 20] = [
+    ("kern", 0),
+    ("user", 1),
+    ("mail", 2),
+    ("daemon", 3),
+    ("auth", 4),
+    ("syslog", 5),
+    ("lpr", 6),
+    ("news", 7),
+    ("uucp", 8),
+    ("cron", 9),
+    ("authpriv", 10),
+    ("ftp", 11),
+    ("local0", 16),
+    ("local1", 17),
+    ("local2", 18),
+    ("local3", 19),
+    ("local4", 20),
+    ("local5", 21),
+    ("local6", 22),
+    ("local7", 23),
+];
+
+impl Syslog {
+    fn new(facility: &str) -> Result<Syslog, String> {
+        let name = facility.to_ascii_lowercase();
+        let name = name.strip_prefix("log_").unwrap_or(&name);
+        let code = FACILITIES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| *c)
+            .ok_or_else(|| format!("Invalid syslog facility '{facility}'"))?;
+        Ok(Syslog {
+            facility: code,
+            sock: None,
+        })
+    }
+
+    /// The datagram for one message: `<PRI>Mmm dd hh:mm:ss sec[PID]: message`.
+    fn datagram(&self, level: Level, msg: &str) -> Vec<u8> {
+        // syslog severities: crit 2, err 3, warning 4, notice 5, info 6, debug 7.
+        let pri = u32::from(self.facility) * 8 + (level as u32 + 1);
+        let ts = crate::timefmt::ctime_now();
+        // ctime is "Www Mmm dd hh:mm:ss yyyy": syslog wants "Mmm dd hh:mm:ss".
+        let stamp = ts.get(4..19).unwrap_or(&ts);
+        format!("<{pri}>{stamp} sec[{}]: {msg}", std::process::id()).into_bytes()
+    }
+
+    fn send(&mut self, level: Level, msg: &str) {
+        let data = self.datagram(level, msg);
+        for _ in 0..2 {
+            if self.sock.is_none() {
+                let Ok(s) = std::os::unix::net::UnixDatagram::unbound() else {
+                    return;
+                };
+                if s.connect("/dev/log").is_err() {
+                    return;
+                }
+                self.sock = Some(s);
+            }
+            if let Some(s) = self.sock.as_ref() {
+                if s.send(&data).is_ok() {
+                    return;
+                }
+            }
+            self.sock = None;
+        }
+    }
 }
 
 /// Changes the debug level (SIGINT cycling, option reload).
@@ -85,6 +207,9 @@ pub fn log(level: Level, msg: &str) {
     }
     if let Some(cap) = sink.capture.as_mut() {
         cap.push((level, msg.to_string()));
+    }
+    if let Some(sys) = sink.syslog.as_mut() {
+        sys.send(level, msg);
     }
     if sink.file.is_none() && !sink.stderr {
         return;

@@ -9,10 +9,14 @@
 pub mod clock;
 pub mod compile;
 pub mod contexts;
+mod dump;
 mod exec;
 mod ops;
 mod perl;
+mod reload;
 pub mod subst;
+
+pub use dump::{list_text, ChildInfo, DumpInfo, InputInfo};
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};

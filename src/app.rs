@@ -548,7 +548,7 @@ impl Runtime {
             start_time: self.start_time,
             conf_load_time: self.conf_load_time,
             file_load_times,
-            rule_matches: HashMap::new(),
+            rule_matches: self.engine.rule_match_counts().clone(),
             rcfile: std::env::var("SECRC").ok(),
             options: self
                 .base_args

@@ -298,6 +298,8 @@ pub struct Engine {
     time_vars: Option<(i64, crate::timefmt::LocalTime)>,
     /// The Perl interpreter, started on first need.
     perl: Option<perl::PerlState>,
+    /// How many events each rule matched (file, rule), for the dump.
+    match_counts: HashMap<(usize, usize), u64>,
 }
 
 impl Engine {
@@ -333,12 +335,22 @@ impl Engine {
             signals: Vec::new(),
             time_vars: None,
             perl: None,
+            match_counts: HashMap::new(),
         }
     }
 
     /// The current time of the engine's clock.
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// How many events each rule (file index, rule number) has matched.
+    pub fn rule_match_counts(&self) -> &HashMap<(usize, usize), u64> {
+        &self.match_counts
+    }
+
+    fn count_match(&mut self, fi: usize, ri: usize) {
+        *self.match_counts.entry((fi, ri)).or_insert(0) += 1;
     }
 
     /// Signals emulated by `sigemul` since the last call.
@@ -790,6 +802,7 @@ impl Engine {
                 if ok {
                     self.exec_list(&action.list, &r.desc);
                     self.calendar_last.insert((fi, ri), stamp);
+                    self.count_match(fi, ri);
                 }
             }
         }
@@ -830,6 +843,7 @@ impl Engine {
         let Some(vars) = self.single_rule_match(m) else {
             return Next::Rule(ri + 1);
         };
+        self.count_match(fi, ri);
         match &rule.kind {
             CKind::Suppress { .. } => return m.next,
             CKind::Jump {
@@ -895,6 +909,7 @@ impl Engine {
             return Next::Rule(ri + 1);
         };
         if let Some(vars) = self.single_rule_match(m) {
+            self.count_match(fi, ri);
             self.process_rule(fi, ri, &vars);
             return m.next;
         }
@@ -914,6 +929,7 @@ impl Engine {
         };
         for (i, e) in events.iter().enumerate() {
             if let Some(vars) = self.single_rule_match(&e.m) {
+                self.count_match(fi, ri);
                 self.process_eventgroup(fi, ri, i, &vars);
                 return e.m.next;
             }

@@ -715,6 +715,7 @@ impl Engine {
             let in_window = *with_window || op.window == 0 || now - op.time <= op.window;
             if in_window {
                 ret = true;
+                self.count_match(fi, ri);
                 if let Some(Op {
                     state:
                         State::Pair {

@@ -723,6 +723,14 @@ fn regex_features() {
             r#"my $s = "a1b22c333"; my @r; while ($s =~ /\G([a-z])(\d+)/g) { push @r, "$1=$2" } join ',', @r"#,
         ),
         snip(r#"my $s = "x=1,y=2"; my $c = 0; $c++ while $s =~ /\d/g; $c"#),
+        snip(r#"join '|', ("ab" =~ /x*/g)"#),
+        snip(r#"join '|', ("aab" =~ /a*/g)"#),
+        snip(r#"my $s = "ab"; my $c = 0; $c++ while $s =~ /x*/g; $c"#),
+        snip(
+            r#"my $s = "AB cd"; my @r; while ($s =~ /\G\s*([A-Z]*)/g) { push @r, "[$1]" } join '', @r"#,
+        ),
+        snip(r#"my $s = "abc"; $s =~ s/x*/-/g; $s"#),
+        snip(r#"my $s = "aab"; $s =~ s/a*/-/g; $s"#),
     ]);
 }
 

@@ -820,6 +820,7 @@ impl Interp {
                 } else {
                     None
                 });
+                cell.pos_empty.set(false);
                 Ok(r)
             }
             Expr::Capture(_) | Expr::MatchAll | Expr::NamedCapture(_) => {
@@ -1675,12 +1676,18 @@ impl Interp {
         }
         let cell = self.pos_cell(t, f);
         let node_key = node as *const Expr as usize;
-        let start = match &cell {
-            Some(c) => c.pos.get(),
-            None => self.pos_other.get(&node_key).copied(),
+        let (start, was_empty) = match &cell {
+            Some(c) => (c.pos.get(), c.pos_empty.get()),
+            None => self
+                .pos_other
+                .get(&node_key)
+                .map_or((None, false), |&(p, e)| (Some(p), e)),
         };
-        let set_pos = |me: &mut Interp, p: Option<usize>| match &cell {
-            Some(c) => c.pos.set(p),
+        let set_pos = |me: &mut Interp, p: Option<(usize, bool)>| match &cell {
+            Some(c) => {
+                c.pos.set(p.map(|x| x.0));
+                c.pos_empty.set(p.is_some_and(|x| x.1));
+            }
             None => {
                 match p {
                     Some(x) => me.pos_other.insert(node_key, x),
@@ -1688,13 +1695,30 @@ impl Interp {
                 };
             }
         };
-        if want == Context::List {
-            let mut pos = start.unwrap_or(0);
-            let mut any = false;
-            let mut last = None;
-            while let Some(g) = re.find_at(&subject, pos).map_err(die)? {
-                let (ms, me) = g[0].unwrap_or((pos, pos));
-                any = true;
+        // Perl's rule for repeated matches: an empty match may not occur where the
+        // previous match ended if that one was empty too.
+        let mut from = start.unwrap_or(0);
+        let mut prev_end = start;
+        let mut prev_empty = was_empty;
+        let mut any = false;
+        let mut last = None;
+        while let Some(g) = re.find_at(&subject, from).map_err(die)? {
+            let (ms, me) = g[0].unwrap_or((from, from));
+            if ms == me && prev_end == Some(ms) && prev_empty {
+                if re.anchored_g {
+                    break;
+                }
+                from = next_char(&subject, ms);
+                if from > subject.len() {
+                    break;
+                }
+                continue;
+            }
+            any = true;
+            prev_end = Some(me);
+            prev_empty = ms == me;
+            from = me;
+            if want == Context::List {
                 if g.len() > 1 {
                     for grp in &g[1..] {
                         out.push(match grp {
@@ -1706,58 +1730,24 @@ impl Interp {
                     out.push(Value::str(subject.get(ms..me).unwrap_or("")));
                 }
                 last = Some(g);
-                pos = if me == ms {
-                    next_char(&subject, me)
-                } else {
-                    me
-                };
-                if pos > subject.len() {
-                    break;
-                }
+            } else {
+                last = Some(g);
+                break;
             }
+        }
+        if want == Context::List || !any {
             set_pos(self, None);
-            if let Some(g) = last {
-                self.last_match = Some(Rc::new(LastMatch {
-                    subject,
-                    groups: g,
-                    re: re.clone(),
-                }));
-            }
-            return Ok(any);
+        } else {
+            set_pos(self, prev_end.map(|p| (p, prev_empty)));
         }
-        let mut pos = start.unwrap_or(0);
-        loop {
-            match re.find_at(&subject, pos).map_err(die)? {
-                Some(g) => {
-                    let (ms, me) = g[0].unwrap_or((pos, pos));
-                    if ms == me && Some(me) == start && start.is_some() && !re.anchored_g {
-                        // an empty match where the previous one ended: move on
-                        let np = next_char(&subject, pos);
-                        if np > subject.len() {
-                            set_pos(self, None);
-                            return Ok(false);
-                        }
-                        pos = np;
-                        if pos == subject.len() + 1 {
-                            set_pos(self, None);
-                            return Ok(false);
-                        }
-                        continue;
-                    }
-                    set_pos(self, Some(me));
-                    self.last_match = Some(Rc::new(LastMatch {
-                        subject,
-                        groups: g,
-                        re: re.clone(),
-                    }));
-                    return Ok(true);
-                }
-                None => {
-                    set_pos(self, None);
-                    return Ok(false);
-                }
-            }
+        if let Some(g) = last {
+            self.last_match = Some(Rc::new(LastMatch {
+                subject,
+                groups: g,
+                re: re.clone(),
+            }));
         }
+        Ok(any)
     }
 
     fn do_subst(

@@ -146,7 +146,7 @@ pub struct Interp {
     ret: Vec<Value>,
     last_match: Option<Rc<eval::LastMatch>>,
     re_cache: HashMap<(String, String), Rc<re::Re>>,
-    pos_other: HashMap<usize, usize>,
+    pos_other: HashMap<usize, (usize, bool)>,
     each_state: HashMap<usize, usize>,
     topic: Rc<ScalarCell>,
     sort_a: Rc<ScalarCell>,
@@ -232,7 +232,10 @@ impl Interp {
         if let Some(c) = self.compiled.get(code) {
             return Ok(c.clone());
         }
-        let c = parse::compile(code, &mut self.globals).map(|d| Code(Rc::new(d)))?;
+        let globals = &mut self.globals;
+        let c = guard(|| parse::compile(code, globals))
+            .and_then(|r| r)
+            .map(|d| Code(Rc::new(d)))?;
         if self.compiled.len() >= COMPILE_CACHE_SIZE {
             self.compiled.clear();
         }
@@ -244,7 +247,7 @@ impl Interp {
     /// its value: the value of the last statement, or what `return` gave.
     pub fn eval(&mut self, code: &Code, ctx: Context) -> Result<Vec<Value>, PerlError> {
         self.enter();
-        let r = self.run_sub(&code.0, &[], Vec::new(), ctx);
+        let r = guard(|| self.run_sub(&code.0, &[], Vec::new(), ctx)).and_then(|r| r);
         self.leave();
         r
     }
@@ -257,11 +260,12 @@ impl Interp {
         ctx: Context,
     ) -> Result<Vec<Value>, PerlError> {
         self.enter();
-        let r = match self.call_list(f, args, ctx) {
+        let r = guard(|| match self.call_list(f, args, ctx) {
             Ok(v) => Ok(v),
             Err(eval::Flow::Err(e)) => Err(e),
             Err(_) => Err(eval::die("Can't return outside a subroutine")),
-        };
+        })
+        .and_then(|r| r);
         self.leave();
         r
     }
@@ -273,9 +277,9 @@ impl Interp {
     }
 
     fn leave(&mut self) {
-        if self.depth == 0 {
-            self.stack_base = 0;
-        }
+        // after an internal error the depth count may be off: it is 0 between calls
+        self.depth = 0;
+        self.stack_base = 0;
     }
 
     /// The value of package scalar `$name` (in `main::SEC`), undef if never set.
@@ -299,12 +303,29 @@ impl Interp {
     }
 }
 
+/// Runs `f`, turning a panic (an interpreter bug) into an error instead of unwinding into
+/// the caller.
+fn guard<T>(f: impl FnOnce() -> T) -> Result<T, PerlError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+        let what = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        PerlError {
+            kind: ErrorKind::Die,
+            message: format!("internal error in the native Perl interpreter: {what}\n"),
+            construct: None,
+        }
+    })
+}
+
 /// Checks whether `code` is inside the native subset, without running it; the error names
 /// the first unsupported construct (text the native parser does not understand counts as
 /// unsupported, so that a real perl can judge it).
 pub fn supports(code: &str) -> Result<(), Unsupported> {
     let mut g = parse::Globals::default();
-    match parse::compile(code, &mut g) {
+    match guard(|| parse::compile(code, &mut g)).and_then(|r| r) {
         Ok(_) => Ok(()),
         Err(e) if e.kind == ErrorKind::Unsupported => Err(Unsupported {
             construct: e.construct.unwrap_or(e.message),

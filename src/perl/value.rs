@@ -21,6 +21,9 @@ pub struct ScalarCell {
     pub value: RefCell<Value>,
     /// Where the next `m//g` match starts (Perl's `pos`), reset by assignment.
     pub pos: Cell<Option<usize>>,
+    /// Whether the match that set `pos` was empty (then the next one may not be empty
+    /// at the same place).
+    pub pos_empty: Cell<bool>,
 }
 
 impl ScalarCell {
@@ -29,6 +32,7 @@ impl ScalarCell {
         Rc::new(ScalarCell {
             value: RefCell::new(v),
             pos: Cell::new(None),
+            pos_empty: Cell::new(false),
         })
     }
     /// Replaces the value (and resets `pos`, as Perl does on assignment).

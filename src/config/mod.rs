@@ -13,6 +13,7 @@ pub mod context;
 pub mod model;
 pub mod perlcode;
 pub mod reader;
+pub mod text;
 pub mod validate;
 
 pub use model::{
@@ -45,7 +46,7 @@ pub struct LoadOptions {
 /// Parses the text of one rule file. Messages go to the log; `ok` is false if anything
 /// was rejected.
 pub fn parse_rule_text(name: &str, text: &[u8], opts: &LoadOptions) -> RuleFile {
-    let text = String::from_utf8_lossy(text);
+    let text = text::decode(text);
     let read = reader::read(name, &text);
     let mut file = RuleFile {
         name: name.to_string(),

@@ -233,7 +233,7 @@ impl Checker<'_> {
                         Some(_) => !contains_matchvars(pat),
                     };
                     if compile_now {
-                        match PerlRegex::new(pat) {
+                        match PerlRegex::from_bytes(&crate::config::text::encode(pat)) {
                             Ok(re) => p.regex = Some(Arc::new(re)),
                             Err(e) => {
                                 self.d
@@ -892,14 +892,16 @@ impl Checker<'_> {
         };
         match kind {
             PatternKind::SubStr | PatternKind::NSubStr => p.text = substr_escapes(pat),
-            PatternKind::RegExp | PatternKind::NRegExp => match PerlRegex::new(pat) {
-                Ok(re) => p.regex = Some(Arc::new(re)),
-                Err(e) => {
-                    self.d
-                        .err(&format!("Invalid regular expression '{pat}': {e}"));
-                    return None;
+            PatternKind::RegExp | PatternKind::NRegExp => {
+                match PerlRegex::from_bytes(&crate::config::text::encode(pat)) {
+                    Ok(re) => p.regex = Some(Arc::new(re)),
+                    Err(e) => {
+                        self.d
+                            .err(&format!("Invalid regular expression '{pat}': {e}"));
+                        return None;
+                    }
                 }
-            },
+            }
             _ => {
                 if !looks_like_code_ref(pat) {
                     self.d.err(&format!(

@@ -227,7 +227,7 @@ pub struct Program {
 }
 
 fn b(s: &str) -> Bytes {
-    s.as_bytes().to_vec()
+    crate::config::text::encode(s).into_owned()
 }
 
 fn actions_has(list: &[Action<Bytes>], token: u8) -> bool {

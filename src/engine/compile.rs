@@ -496,5 +496,10 @@ pub fn compile(files: &[RuleFile], bufsize: usize) -> Program {
     } else {
         max_lines.max(1)
     };
+    prog.prefilters = prog
+        .files
+        .iter()
+        .map(crate::engine::prefilter::Prefilter::build)
+        .collect();
     prog
 }

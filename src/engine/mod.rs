@@ -445,12 +445,7 @@ impl Engine {
         self.buffers.push(line, source);
         self.event_gen += 1;
         self.cache.clear();
-        let main = self.prog.main.clone();
-        for fi in main {
-            if self.process_rules(fi, &mut Vec::new()) {
-                break;
-            }
-        }
+        self.run_main_files();
         if self.opts.intcontexts {
             self.set_internal_context(None);
         }
@@ -467,12 +462,7 @@ impl Engine {
         self.buffers.push(text, None);
         self.event_gen += 1;
         self.cache.clear();
-        let main = self.prog.main.clone();
-        for fi in main {
-            if self.process_rules(fi, &mut Vec::new()) {
-                break;
-            }
-        }
+        self.run_main_files();
         self.set_internal_context(None);
     }
 
@@ -497,6 +487,16 @@ impl Engine {
                 }
             }
             self.intcontext = Some(name);
+        }
+    }
+
+    /// Runs the files that see input directly (procallin), in order, until EndMatch.
+    fn run_main_files(&mut self) {
+        let prog = self.prog.clone();
+        for &fi in &prog.main {
+            if self.process_rules(fi, &mut Vec::new()) {
+                break;
+            }
         }
     }
 

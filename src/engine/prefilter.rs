@@ -146,3 +146,24 @@ mod tests {
         assert_eq!(next_candidate(&bits, 129, 200), 200);
     }
 }
+
+#[cfg(test)]
+mod build_tests {
+    use super::*;
+    use crate::config::{parse_rule_text, LoadOptions};
+    use crate::engine::compile::compile;
+
+    #[test]
+    fn substr_and_regexp_rules_are_filtered() {
+        let text = "type=Single\nptype=SubStr\npattern=[E1]\ndesc=d\naction=none\n\n\
+                    type=Single\nptype=RegExp\npattern=foo (\\d+)\ndesc=d\naction=none\n\n\
+                    type=Single\nptype=TValue\npattern=TRUE\ndesc=d\naction=none\n";
+        let f = parse_rule_text("t", text.as_bytes(), &LoadOptions::default());
+        let prog = compile(&[f], 0);
+        let mut bits = Vec::new();
+        prog.prefilters[0].candidates(b"nothing here", &mut bits);
+        assert_eq!(bits, vec![0b100]);
+        prog.prefilters[0].candidates(b"x [E1] foo 12", &mut bits);
+        assert_eq!(bits, vec![0b111]);
+    }
+}

@@ -149,7 +149,6 @@ mod tests {
 
 #[cfg(test)]
 mod build_tests {
-    use super::*;
     use crate::config::{parse_rule_text, LoadOptions};
     use crate::engine::compile::compile;
 

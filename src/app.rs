@@ -349,7 +349,11 @@ impl Runtime {
     /// One input line through the engine, counted for the dump.
     fn process_input(&mut self, l: InputLine) {
         self.lines += 1;
-        let e = self.per_source.entry(l.source.to_string()).or_default();
+        // Looked up first: a String per line for the entry API costs a visible share.
+        let e = match self.per_source.get_mut(&*l.source) {
+            Some(e) => e,
+            None => self.per_source.entry(l.source.to_string()).or_default(),
+        };
         e.0 += 1;
         e.1.clone_from(&l.context.as_ref().map(|c| c.to_string()));
         let ctx = l.context.as_ref().map(|c| c.as_bytes().to_vec());
@@ -737,7 +741,9 @@ impl Runtime {
             e.progress = Progress::new(total, !self.opts.tail);
             e.calendar = self.engine.has_calendar_rules();
         }
-        e.last_input = std::time::Instant::now();
+        if self.opts.tail && !e.reorder_window.is_zero() {
+            e.last_input = std::time::Instant::now();
+        }
         if e.progress.active() {
             let inputs = &self.inputs;
             e.progress

@@ -16,7 +16,9 @@ fn lines(fmt: &str) -> Vec<Vec<u8>> {
     (0..N)
         .map(|i| {
             let t = START + (i as i64) / 60;
-            let z = jiff::Timestamp::from_second(t).unwrap().to_zoned(tz.clone());
+            let z = jiff::Timestamp::from_second(t)
+                .unwrap()
+                .to_zoned(tz.clone());
             let stamp = z.strftime(fmt).to_string();
             format!("{stamp} web01 sshd[{i}]: Failed password for root from 10.0.0.1 port 22")
                 .into_bytes()
@@ -50,7 +52,11 @@ fn main() {
         .map(|l| [b"<34>".as_slice(), l].concat())
         .collect();
     run("<PRI>RFC 3164", &pri, "UTC");
-    run("ISO 8601 / RFC 5424", &lines("%Y-%m-%dT%H:%M:%S%.6f%:z"), "UTC");
+    run(
+        "ISO 8601 / RFC 5424",
+        &lines("%Y-%m-%dT%H:%M:%S%.6f%:z"),
+        "UTC",
+    );
     run("epoch seconds", &lines("%s"), "UTC");
     println!("RFC 3164 rate: {:.1} M/s (target >= 5 M/s)", r / 1e6);
 }

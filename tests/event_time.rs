@@ -90,7 +90,10 @@ fn replay_example_runs_as_the_crontab_says() {
         .iter()
         .map(|w| {
             w.replace("/etc/rsec/replay/", &format!("{}/", ex.display()))
-                .replace("/var/log/auth.log.1", &ex.join("auth.log").to_string_lossy())
+                .replace(
+                    "/var/log/auth.log.1",
+                    &ex.join("auth.log").to_string_lossy(),
+                )
                 .replace("/var/log/rsec-replay.log", &logfile)
         })
         .collect();

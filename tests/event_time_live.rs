@@ -185,9 +185,22 @@ fn live_sec_and_event_time_replay_write_the_same_actions() {
     let live = std::fs::read_to_string(&live_out).unwrap_or_default();
     let replay = std::fs::read_to_string(&replay_out).unwrap_or_default();
     eprintln!("replay took {took:?}\n--- live SEC\n{live}--- rsec replay\n{replay}");
-    assert_eq!(live, replay, "log:\n{}", std::fs::read_to_string(&log).unwrap());
+    assert_eq!(
+        live,
+        replay,
+        "log:\n{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
     // Every kind of action happened.
-    for what in ["THRESHOLD", "TIMEOUT", "RECOVERED", "EXPIRED", "CLOSED", "ACTIVE", "JOB RAN"] {
+    for what in [
+        "THRESHOLD",
+        "TIMEOUT",
+        "RECOVERED",
+        "EXPIRED",
+        "CLOSED",
+        "ACTIVE",
+        "JOB RAN",
+    ] {
         assert!(replay.contains(what), "no {what} in\n{replay}");
     }
     assert!(took < Duration::from_secs(5), "replay took {took:?}");

@@ -13,10 +13,11 @@ use super::Engine;
 impl Engine {
     /// True if a rule file has a Calendar rule (they need a check every minute).
     pub fn has_calendar_rules(&self) -> bool {
-        self.prog
-            .files
-            .iter()
-            .any(|f| f.rules.iter().any(|r| matches!(r.kind, CKind::Calendar { .. })))
+        self.prog.files.iter().any(|f| {
+            f.rules
+                .iter()
+                .any(|r| matches!(r.kind, CKind::Calendar { .. }))
+        })
     }
 
     /// The earliest time after now at which the periodic tasks (SEC's process_lists) have

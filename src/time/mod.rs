@@ -228,7 +228,13 @@ mod tests {
     #[test]
     fn without_reorder_time_never_goes_back() {
         let mut e = et(None, Late::Process);
-        for l in ["junk first", "1795435210 a", "1795435205 b", "cont", "1795435220 c"] {
+        for l in [
+            "junk first",
+            "1795435210 a",
+            "1795435205 b",
+            "cont",
+            "1795435220 c",
+        ] {
             e.admit(l.as_bytes(), l);
         }
         let got: Vec<i64> = all(&mut e).into_iter().map(|x| x.0).collect();

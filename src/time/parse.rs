@@ -168,7 +168,10 @@ fn month3(b: &[u8]) -> Option<u32> {
 
 #[inline]
 fn d2(b: &[u8], i: usize) -> Option<u32> {
-    let (x, y) = (b.get(i)?.wrapping_sub(b'0'), b.get(i + 1)?.wrapping_sub(b'0'));
+    let (x, y) = (
+        b.get(i)?.wrapping_sub(b'0'),
+        b.get(i + 1)?.wrapping_sub(b'0'),
+    );
     if x < 10 && y < 10 {
         Some(x as u32 * 10 + y as u32)
     } else {
@@ -348,7 +351,10 @@ impl TimestampParser {
     fn parse_user(&mut self, line: &[u8]) -> Option<i64> {
         let u = self.user.as_ref()?;
         let caps = u.re.captures(line)?;
-        let m = caps.name("ts").or_else(|| caps.get(1)).or_else(|| caps.get(0))?;
+        let m = caps
+            .name("ts")
+            .or_else(|| caps.get(1))
+            .or_else(|| caps.get(0))?;
         let text = m.as_bytes();
         let Some(fmt) = u.format.clone() else {
             let b = skip_prefix(text);
@@ -380,9 +386,7 @@ fn epoch(b: &[u8]) -> Option<i64> {
             return None;
         }
     }
-    let v = b[..n]
-        .iter()
-        .fold(0i64, |a, c| a * 10 + (c - b'0') as i64);
+    let v = b[..n].iter().fold(0i64, |a, c| a * 10 + (c - b'0') as i64);
     match n {
         10 => Some(v),
         13 => Some(v.div_euclid(1000)),
@@ -412,7 +416,10 @@ mod tests {
             x.parse(b"Nov 22 08:00:01 host sshd[1]: x"),
             Some(at("2026-11-22T08:00:01Z"))
         );
-        assert_eq!(x.parse(b"<34>Nov  2 08:00:01 h"), Some(at("2026-11-02T08:00:01Z")));
+        assert_eq!(
+            x.parse(b"<34>Nov  2 08:00:01 h"),
+            Some(at("2026-11-02T08:00:01Z"))
+        );
         assert_eq!(x.parse(b"Foo 22 08:00:01 h"), None);
         assert_eq!(x.parse(b"no stamp here"), None);
     }
@@ -421,23 +428,47 @@ mod tests {
     fn rfc3164_year_inference_and_new_year() {
         let mut x = p("UTC");
         // After "today" (Nov 23): last year's December.
-        assert_eq!(x.parse(b"Dec 31 23:59:59 a"), Some(at("2025-12-31T23:59:59Z")));
-        assert_eq!(x.parse(b"Jan  1 00:00:01 a"), Some(at("2026-01-01T00:00:01Z")));
+        assert_eq!(
+            x.parse(b"Dec 31 23:59:59 a"),
+            Some(at("2025-12-31T23:59:59Z"))
+        );
+        assert_eq!(
+            x.parse(b"Jan  1 00:00:01 a"),
+            Some(at("2026-01-01T00:00:01Z"))
+        );
         // A straggler from December after the new year stays in the old year.
-        assert_eq!(x.parse(b"Dec 31 23:59:58 a"), Some(at("2025-12-31T23:59:58Z")));
-        assert_eq!(x.parse(b"Jan  1 00:00:02 a"), Some(at("2026-01-01T00:00:02Z")));
+        assert_eq!(
+            x.parse(b"Dec 31 23:59:58 a"),
+            Some(at("2025-12-31T23:59:58Z"))
+        );
+        assert_eq!(
+            x.parse(b"Jan  1 00:00:02 a"),
+            Some(at("2026-01-01T00:00:02Z"))
+        );
     }
 
     #[test]
     fn rfc3164_in_zone_with_dst() {
         let mut x = p("Europe/Helsinki");
-        assert_eq!(x.parse(b"Jul  1 12:00:00 a"), Some(at("2026-07-01T09:00:00Z")));
+        assert_eq!(
+            x.parse(b"Jul  1 12:00:00 a"),
+            Some(at("2026-07-01T09:00:00Z"))
+        );
         // 2026-03-29 03:00 local becomes 04:00 (EET -> EEST); 03:30 does not exist and
         // jiff's compatible choice moves it forward.
-        assert_eq!(x.parse(b"Jul  1 12:00:00 a"), Some(at("2026-07-01T09:00:00Z")));
+        assert_eq!(
+            x.parse(b"Jul  1 12:00:00 a"),
+            Some(at("2026-07-01T09:00:00Z"))
+        );
         let mut y = p("Europe/Helsinki");
-        assert_eq!(y.parse(b"Mar 29 02:59:59 a"), Some(at("2026-03-29T00:59:59Z")));
-        assert_eq!(y.parse(b"Mar 29 04:00:00 a"), Some(at("2026-03-29T01:00:00Z")));
+        assert_eq!(
+            y.parse(b"Mar 29 02:59:59 a"),
+            Some(at("2026-03-29T00:59:59Z"))
+        );
+        assert_eq!(
+            y.parse(b"Mar 29 04:00:00 a"),
+            Some(at("2026-03-29T01:00:00Z"))
+        );
     }
 
     #[test]
@@ -447,10 +478,22 @@ mod tests {
             x.parse(b"<165>1 2026-11-22T08:00:01.123456+02:00 host app - - - msg"),
             Some(at("2026-11-22T06:00:01Z"))
         );
-        assert_eq!(x.parse(b"2026-11-22T08:00:01Z x"), Some(at("2026-11-22T08:00:01Z")));
-        assert_eq!(x.parse(b"2026-11-22 08:00:01 x"), Some(at("2026-11-22T06:00:01Z")));
-        assert_eq!(x.parse(b"2026-11-22T08:00:01-0530 x"), Some(at("2026-11-22T13:30:01Z")));
-        assert_eq!(x.parse(b"2026-11-22T08:00:01,5+01 x"), Some(at("2026-11-22T07:00:01Z")));
+        assert_eq!(
+            x.parse(b"2026-11-22T08:00:01Z x"),
+            Some(at("2026-11-22T08:00:01Z"))
+        );
+        assert_eq!(
+            x.parse(b"2026-11-22 08:00:01 x"),
+            Some(at("2026-11-22T06:00:01Z"))
+        );
+        assert_eq!(
+            x.parse(b"2026-11-22T08:00:01-0530 x"),
+            Some(at("2026-11-22T13:30:01Z"))
+        );
+        assert_eq!(
+            x.parse(b"2026-11-22T08:00:01,5+01 x"),
+            Some(at("2026-11-22T07:00:01Z"))
+        );
     }
 
     #[test]

@@ -23,10 +23,8 @@ impl Progress {
     pub fn new(total: u64, enabled: bool) -> Self {
         let bar = (enabled && total > 0 && std::io::stderr().is_terminal()).then(|| {
             let b = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template(
-                "{wide_bar} {percent:>3}% {msg} ETA {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            let style = ProgressStyle::with_template("{wide_bar} {percent:>3}% {msg} ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
             b.set_style(style);
             b.enable_steady_tick(Duration::from_millis(200));
             b
@@ -47,7 +45,7 @@ impl Progress {
     #[inline]
     pub fn line(&mut self, pos: impl FnOnce() -> u64) {
         self.lines += 1;
-        if self.lines % EVERY != 0 {
+        if !self.lines.is_multiple_of(EVERY) {
             return;
         }
         if let Some(b) = &self.bar {

@@ -92,6 +92,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         cli::SEC_VERSION,
         env!("CARGO_PKG_VERSION")
     );
+    log_pending_options(&opts);
     if opts.detach && !opts.testonly {
         daemon::chdir_root();
     }
@@ -162,6 +163,32 @@ fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// Options rsec accepts but whose behaviour is not built yet: each one that was given is
+/// logged, so that nothing is ignored silently.
+const PENDING_OPTIONS: &[&str] = &[
+    "ruleperf",
+    "dialect",
+    "perl",
+    "time-source",
+    "tz",
+    "reorder-window",
+    "late",
+    "state",
+    "state-interval",
+    "input-format",
+    "match-field",
+    "timestamp-regex",
+    "timestamp-format",
+];
+
+fn log_pending_options(opts: &Options) {
+    for name in PENDING_OPTIONS {
+        if opts.given.contains(*name) {
+            crate::warn!("Option --{name} is accepted, but its behaviour is not implemented yet in this version of rsec");
+        }
+    }
 }
 
 fn load_options(opts: &Options) -> LoadOptions {

@@ -224,6 +224,8 @@ pub struct Program {
     pub main: Vec<usize>,
     /// The input buffer size: `--bufsize`, or the largest pattern line count.
     pub bufsize: usize,
+    /// Per file, which rules an event's text can match.
+    pub prefilters: Vec<crate::engine::prefilter::Prefilter>,
 }
 
 fn b(s: &str) -> Bytes {

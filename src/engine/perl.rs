@@ -139,7 +139,8 @@ impl Engine {
         if matched == negate {
             return None;
         }
-        let (text, src) = self.buffers.text(lines);
+        let text = self.buffers.text(lines).into_owned();
+        let src = self.buffers.source(lines);
         let mut v = MatchVars::default();
         if !negate {
             if let [Value::HashRef(h)] = result.as_slice() {

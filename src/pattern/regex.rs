@@ -199,6 +199,37 @@ impl PerlRegex {
         &self.names
     }
 
+    /// Literals of which every match must contain one (the longest such set found as
+    /// prefixes or suffixes), for prefiltering; None when there is no useful set.
+    pub fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
+        use regex_syntax::hir::literal::{ExtractKind, Extractor};
+        let p = self.primary.as_ref()?;
+        if self.fallback.is_some() {
+            return None;
+        }
+        let hir = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(&p.src)
+            .ok()?;
+        let mut best: Option<(usize, Vec<Vec<u8>>)> = None;
+        for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
+            let mut ex = Extractor::new();
+            ex.kind(kind);
+            let seq = ex.extract(&hir);
+            let Some(lits) = seq.literals() else { continue };
+            if lits.is_empty() || lits.iter().any(|l| l.as_bytes().is_empty()) {
+                continue;
+            }
+            let min = lits.iter().map(|l| l.as_bytes().len()).min().unwrap_or(0);
+            if best.as_ref().is_none_or(|(m, _)| min > *m) {
+                best = Some((min, lits.iter().map(|l| l.as_bytes().to_vec()).collect()));
+            }
+        }
+        best.map(|(_, l)| l)
+    }
+
     /// True when the pattern needs the backtracking fallback engine for every match.
     pub fn uses_fallback(&self) -> bool {
         self.primary.is_none()

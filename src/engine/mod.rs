@@ -10,6 +10,7 @@ pub mod clock;
 pub mod compile;
 pub mod contexts;
 mod dump;
+mod evclock;
 mod exec;
 mod ops;
 mod perl;

@@ -17,7 +17,8 @@
 //!
 //! * Strings are unescaped (`\uXXXX` and surrogate pairs decoded); the bytes are UTF-8.
 //! * Numbers are kept as their JSON text, byte for byte (`1.50` stays `1.50`, `1e3`
-//!   stays `1e3`): no precision is lost and nothing is reformatted.
+//!   stays `1e3`): no precision is lost and nothing is reformatted. The grammar is
+//!   checked, the range is not (`1e999` is accepted, as its text).
 //! * `true`, `false` and `null` are the four or five bytes of their JSON text. A caller
 //!   that must tell `null` from the string `"null"` asks [`Fields::kind`].
 //! * An empty object or array is a field of its own with the value `{}` or `[]`, so that
@@ -25,9 +26,13 @@
 //!
 //! # Duplicates
 //!
-//! When a flattened name occurs twice (a duplicate key, or `a.b` written both ways), the
-//! last value wins and the field keeps the position of its first occurrence, as an
-//! insertion-ordered map does.
+//! Duplicates are resolved per flattened name: when a name occurs twice (a duplicate
+//! key, or `a.b` written both ways), the last value wins and the field keeps the position
+//! of its first occurrence, as an insertion-ordered map does. For the usual case, a
+//! repeated key with a scalar value, this is JSON's "last key wins". A key repeated with
+//! an object merges: `{"k":{"a":1,"b":2},"k":{"a":3}}` gives `k.a` = `3` and `k.b` = `2`,
+//! and `{"k":1,"k":{"a":2}}` gives both `k` and `k.a`. (Dropping the earlier leaves would
+//! cost a prefix search on every key for a case that well-formed producers never emit.)
 //!
 //! # Errors
 //!
@@ -558,7 +563,7 @@ impl JsonParser<'_, '_> {
 
     fn index_name(&mut self, base: usize, index: usize) {
         self.name.truncate(base);
-        if base > 0 {
+        if self.stack.len() > 1 {
             self.name.push(b'.');
         }
         let mut digits = [0u8; 20];
@@ -585,7 +590,7 @@ impl JsonParser<'_, '_> {
         }
         self.i += 1;
         self.name.truncate(base);
-        if base > 0 {
+        if self.stack.len() > 1 {
             self.name.push(b'.');
         }
         let mut name = std::mem::take(&mut self.name);
@@ -738,8 +743,7 @@ impl JsonParser<'_, '_> {
             b'u' => {
                 let hi = self.hex4()?;
                 let cp = if (0xD800..0xDC00).contains(&hi) {
-                    if self.s.get(self.i) != Some(&b'\\') || self.s.get(self.i + 1) != Some(&b'u')
-                    {
+                    if self.s.get(self.i) != Some(&b'\\') || self.s.get(self.i + 1) != Some(&b'u') {
                         return self.err("lone leading surrogate in a \\u escape");
                     }
                     self.i += 2;

@@ -300,10 +300,22 @@ fn hash(b: &[u8]) -> u64 {
         h = (h.rotate_left(5) ^ w).wrapping_mul(K);
     }
     let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    // The tail in one word, read in place (copying it to a stack buffer stalls on store
+    // forwarding): the last eight bytes, overlapping, or two overlapping halves.
+    let n = rest.len();
+    let w = if n == 0 {
+        None
+    } else if b.len() >= 8 {
+        Some(u64::from_le_bytes(b[b.len() - 8..].try_into().unwrap()))
+    } else if n >= 4 {
+        let lo = u32::from_le_bytes(rest[..4].try_into().unwrap()) as u64;
+        let hi = u32::from_le_bytes(rest[n - 4..].try_into().unwrap()) as u64;
+        Some(lo | hi << 32)
+    } else {
+        Some(rest[0] as u64 | (rest[n / 2] as u64) << 8 | (rest[n - 1] as u64) << 16)
+    };
+    if let Some(w) = w {
+        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
     }
     h ^ (h >> 29) ^ (h >> 47)
 }
@@ -732,9 +744,10 @@ impl JsonParser<'_, '_> {
             let mut high = 0u8;
             let s = self.s;
             let mut i = self.i;
-            // Eight bytes at a time while none is special (SWAR: a byte is flagged when
-            // it is `"`, `\\` or below 0x20; flags above the first true one may be false,
-            // so only the first is trusted, and the byte loop below takes over there).
+            // Eight bytes at a time (SWAR): a byte is flagged when it is `"`, `\\` or below
+            // 0x20. Borrows can set false flags, but only above a true one, so the lowest
+            // flag is exact: that byte ends the run. The last few bytes of the line go
+            // one at a time.
             const ONES: u64 = 0x0101_0101_0101_0101;
             const HIGHS: u64 = 0x8080_8080_8080_8080;
             let mut high_w = 0u64;
@@ -745,7 +758,11 @@ impl JsonParser<'_, '_> {
                 let special = (q.wrapping_sub(ONES) & !q)
                     | (b.wrapping_sub(ONES) & !b)
                     | (w.wrapping_sub(ONES * 0x20) & !w);
-                if special & HIGHS != 0 {
+                let special = special & HIGHS;
+                if special != 0 {
+                    let k = special.trailing_zeros() / 8;
+                    high_w |= w & ((1u64 << (8 * k)) - 1);
+                    i += k as usize;
                     break;
                 }
                 high_w |= w;

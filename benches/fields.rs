@@ -34,7 +34,7 @@ fn event(i: usize) -> String {
          description \\\"uplink to café-core\\\" state changed, counters: in {} out {} \
          errors {} drops {} crc {} (event {i})",
         i % 97,
-        if i % 2 == 0 { "Down" } else { "Up" },
+        if i.is_multiple_of(2) { "Down" } else { "Up" },
         i % 3600,
         64512 + i % 1000,
         i % 10_000,

@@ -202,7 +202,7 @@ fn gen_string(rng: &mut Rng, out: &mut String) {
 fn random_and_mutated_lines_never_panic_and_agree_with_serde_json() {
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let (mut ok, mut agree) = (0, 0);
-    for round in 0..10_000 {
+    for round in 0..10_000usize {
         let line: Vec<u8> = if round % 4 == 1 {
             let mut s = String::from("{");
             let mut seen = std::collections::HashSet::new();
@@ -216,7 +216,7 @@ fn random_and_mutated_lines_never_panic_and_agree_with_serde_json() {
             }
             s.push('}');
             s.into_bytes()
-        } else if round % 4 == 0 {
+        } else if round.is_multiple_of(4) {
             // Pure random bytes.
             let n = rng.below(80);
             (0..n)

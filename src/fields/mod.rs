@@ -49,7 +49,7 @@ use std::fmt;
 pub use crate::cli::InputFormat;
 
 /// The deepest nesting of objects and arrays [`parse_json`] accepts; the top-level
-/// object is depth 1. Matches serde_json's default recursion limit.
+/// object is depth 1. The same bound as serde_json's default recursion limit (128).
 pub const MAX_DEPTH: usize = 128;
 
 /// How many times its length a JSON line may grow when flattened (plus 64 KiB): each

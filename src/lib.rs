@@ -9,6 +9,7 @@
 //!
 //! * [`cli`] owns SEC's command line and the SECRC file.
 //! * [`config`] owns reading rule files into a typed, validated model, with SEC's diagnostics.
+//! * [`fields`] owns field extraction from structured (JSON, logfmt) input lines.
 //! * [`pattern`] owns the pattern types and their compiled matchers.
 //! * [`logging`] owns SEC's log destinations and levels.
 //! * [`io`] owns the outside world: output files and sockets, child processes.
@@ -19,6 +20,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod fields;
 pub mod glob;
 pub mod io;
 pub mod logging;

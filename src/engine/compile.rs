@@ -143,6 +143,7 @@ pub enum CKind {
         action: CActions,
         m2: CMatch,
         deferred: bool,
+        generic2: Option<Arc<PerlRegex>>,
         desc2: Bytes,
         action2: CActions,
         window: i64,
@@ -325,6 +326,46 @@ fn cmatch(m: &Match, index: usize, len: usize) -> CMatch {
     }
 }
 
+/// For a Pair's RegExp pattern2 with match variables: the same pattern with every
+/// variable replaced by `(?s:.*)`. Each operation's pattern2 puts a literal (the quoted
+/// value) where this has `(?s:.*)`, so whatever an operation's pattern2 matches, this
+/// matches too: a line it does not match cannot end any operation of the rule. Only built
+/// when every variable stands outside bracket classes and escapes, where that holds.
+fn generic_pattern2(template: &[u8]) -> Option<Arc<PerlRegex>> {
+    let mut in_class = false;
+    let mut i = 0;
+    while i < template.len() {
+        match template[i] {
+            b'\\' => {
+                if template.get(i + 1) == Some(&b'$') {
+                    return None;
+                }
+                i += 2;
+                continue;
+            }
+            b'[' if !in_class => {
+                in_class = true;
+                i += 1;
+                if template.get(i) == Some(&b'^') {
+                    i += 1;
+                }
+                if template.get(i) == Some(&b']') {
+                    i += 1;
+                }
+                continue;
+            }
+            b']' if in_class => in_class = false,
+            b'$' if in_class => return None,
+            _ => {}
+        }
+        i += 1;
+    }
+    let generic =
+        crate::engine::subst::subst_with(template, b'$', &mut |_| Some(b"(?s:.*)".to_vec()));
+    let re = PerlRegex::from_bytes(&generic).ok()?;
+    (!re.uses_fallback()).then(|| Arc::new(re))
+}
+
 /// Compiles loaded rule files. `bufsize` is `--bufsize` (0 = automatic).
 pub fn compile(files: &[RuleFile], bufsize: usize) -> Program {
     let mut prog = Program::default();
@@ -380,6 +421,11 @@ pub fn compile(files: &[RuleFile], bufsize: usize) -> Program {
                     action: cactions(Some(action), fi),
                     m2: cmatch(m2, i, len),
                     deferred: *pattern2_deferred,
+                    generic2: if *pattern2_deferred {
+                        generic_pattern2(&b(&m2.pattern.text))
+                    } else {
+                        None
+                    },
                     desc2: b(desc2),
                     action2: cactions(Some(action2), fi),
                     window: *window as i64,

@@ -660,6 +660,17 @@ impl Engine {
             return false;
         };
         let preeval2 = m2.ctx.as_ref().is_some_and(|c| c.preeval);
+        // A line the generic pattern2 does not match can end no operation. (Not with a
+        // pre-evaluated context2: SEC evaluates it for every operation first, and that
+        // evaluation may expire contexts.)
+        if let CKind::Pair {
+            generic2: Some(g), ..
+        } = &rule.kind
+        {
+            if !preeval2 && !g.is_match(&self.buffers.text(m2.pat.lines)) {
+                return false;
+            }
+        }
         let volatile2 = m2.ctx.as_ref().is_some_and(|c| c.volatile);
         let descs = self
             .pair_ops

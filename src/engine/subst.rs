@@ -58,20 +58,28 @@ fn name_len(s: &[u8]) -> usize {
     }
 }
 
-/// Substitutes match variables introduced by `token` (`$` or `%`) into `text`.
-/// `$$` (or `%%`) gives the token itself; an unset variable gives "".
-pub fn subst_matchvars(vars: &MatchVars, cache: &MatchCache, text: &[u8], token: u8) -> Bytes {
+/// A match variable reference found in text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VarRef<'a> {
+    /// `$N`, `${N}` or `$+{name}`: a variable of the match.
+    Var(&'a [u8]),
+    /// `$:{entry:var}`: a variable of a pattern-match-cache entry.
+    Cached(&'a [u8], &'a [u8]),
+}
+
+/// Walks `text`, copying it and replacing each match variable introduced by `token` with
+/// what `value` gives (nothing for None); `$$` (or `%%`) gives the token itself. This is
+/// the one scanner of SEC's match-variable syntax.
+pub fn subst_with(
+    text: &[u8],
+    token: u8,
+    value: &mut dyn FnMut(VarRef<'_>) -> Option<Bytes>,
+) -> Bytes {
     if !text.contains(&token) {
         return text.to_vec();
     }
     let mut out = Vec::with_capacity(text.len() + 16);
     let mut i = 0;
-    let get = |name: &str| -> &[u8] {
-        match vars.map.get(name) {
-            Some(Some(v)) => v,
-            _ => b"",
-        }
-    };
     while i < text.len() {
         let c = text[i];
         if c != token {
@@ -80,69 +88,86 @@ pub fn subst_matchvars(vars: &MatchVars, cache: &MatchCache, text: &[u8], token:
             continue;
         }
         let rest = &text[i + 1..];
-        match rest.first() {
+        let (found, used) = match rest.first() {
             Some(&t) if t == token => {
                 out.push(token);
                 i += 2;
+                continue;
             }
             Some(d) if d.is_ascii_digit() => {
                 let n = rest.iter().take_while(|c| c.is_ascii_digit()).count();
-                out.extend_from_slice(get(&String::from_utf8_lossy(&rest[..n])));
-                i += 1 + n;
+                (Some(VarRef::Var(&rest[..n])), n)
             }
             Some(b'{') => {
                 let n = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
                 if n > 0 && rest.get(1 + n) == Some(&b'}') {
-                    out.extend_from_slice(get(&String::from_utf8_lossy(&rest[1..1 + n])));
-                    i += 1 + n + 2;
+                    (Some(VarRef::Var(&rest[1..1 + n])), n + 2)
                 } else {
-                    out.push(c);
-                    i += 1;
+                    (None, 0)
                 }
             }
             Some(b'+') if rest.get(1) == Some(&b'{') => {
                 let n = name_len(&rest[2..]);
                 if n > 0 && rest.get(2 + n) == Some(&b'}') {
-                    out.extend_from_slice(get(&String::from_utf8_lossy(&rest[2..2 + n])));
-                    i += 1 + 2 + n + 1;
+                    (Some(VarRef::Var(&rest[2..2 + n])), n + 3)
                 } else {
-                    out.push(c);
-                    i += 1;
+                    (None, 0)
                 }
             }
             Some(b':') if rest.get(1) == Some(&b'{') => {
-                // $:{entry:var}
                 let body = &rest[2..];
                 let e = if body.first().is_some_and(|c| c.is_ascii_alphabetic()) {
                     body.iter().take_while(|&&c| is_word(c)).count()
                 } else {
                     0
                 };
-                if e > 0 && body.get(e) == Some(&b':') {
-                    let v = name_len(&body[e + 1..]);
-                    if v > 0 && body.get(e + 1 + v) == Some(&b'}') {
-                        let entry = String::from_utf8_lossy(&body[..e]);
-                        let var = String::from_utf8_lossy(&body[e + 1..e + 1 + v]);
-                        if let Some(Some(val)) = cache
-                            .get(entry.as_ref())
-                            .and_then(|m| m.map.get(var.as_ref()))
-                        {
-                            out.extend_from_slice(val);
-                        }
-                        i += 1 + 2 + e + 1 + v + 1;
-                        continue;
-                    }
+                let v = if e > 0 && body.get(e) == Some(&b':') {
+                    name_len(&body[e + 1..])
+                } else {
+                    0
+                };
+                if v > 0 && body.get(e + 1 + v) == Some(&b'}') {
+                    (
+                        Some(VarRef::Cached(&body[..e], &body[e + 1..e + 1 + v])),
+                        2 + e + 1 + v + 1,
+                    )
+                } else {
+                    (None, 0)
                 }
-                out.push(c);
-                i += 1;
             }
-            _ => {
+            _ => (None, 0),
+        };
+        match found {
+            Some(r) => {
+                if let Some(v) = value(r) {
+                    out.extend_from_slice(&v);
+                }
+                i += 1 + used;
+            }
+            None => {
                 out.push(c);
                 i += 1;
             }
         }
     }
     out
+}
+
+/// Substitutes match variables introduced by `token` (`$` or `%`) into `text`.
+/// `$$` (or `%%`) gives the token itself; an unset variable gives "".
+pub fn subst_matchvars(vars: &MatchVars, cache: &MatchCache, text: &[u8], token: u8) -> Bytes {
+    subst_with(text, token, &mut |r| {
+        let (m, name) = match r {
+            VarRef::Var(name) => (Some(vars), name),
+            VarRef::Cached(entry, name) => {
+                (cache.get(String::from_utf8_lossy(entry).as_ref()), name)
+            }
+        };
+        m?.map
+            .get(String::from_utf8_lossy(name).as_ref())
+            .cloned()
+            .flatten()
+    })
 }
 
 /// True if `text` holds a match variable of `token` (SEC's volatility test).

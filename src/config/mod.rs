@@ -41,6 +41,8 @@ pub struct LoadOptions {
     pub bufsize: usize,
     /// The rule dialect.
     pub dialect: Dialect,
+    /// `--perl`: which Perl code is accepted (see [`perlcode::check_rule_perl`]).
+    pub perl: crate::cli::PerlMode,
 }
 
 /// Parses the text of one rule file. Messages go to the log; `ok` is false if anything

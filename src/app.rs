@@ -168,8 +168,7 @@ fn load_options(opts: &Options) -> LoadOptions {
 fn engine_options(opts: &Options, prog: &compile::Program, files: &[RuleFile]) -> EngineOptions {
     EngineOptions {
         perl: opts.perl,
-        perl_bridge: opts.perl == cli::PerlMode::Auto
-            && config::perlcode::files_need_bridge(files),
+        perl_bridge: opts.perl == cli::PerlMode::Auto && config::perlcode::files_need_bridge(files),
         jointbuf: opts.jointbuf.unwrap_or(prog.bufsize == 1),
         intcontexts: opts.intcontexts,
         intevents: opts.intevents,

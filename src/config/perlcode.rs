@@ -139,7 +139,10 @@ fn action_snippets(list: &[Action], out: &mut Vec<(Place, String)>) {
 pub fn rule_snippets(rule: &Rule) -> Vec<(Place, String)> {
     let mut out = Vec::new();
     for m in crate::config::rule_matches(rule) {
-        if matches!(m.pattern.kind, PatternKind::PerlFunc | PatternKind::NPerlFunc) {
+        if matches!(
+            m.pattern.kind,
+            PatternKind::PerlFunc | PatternKind::NPerlFunc
+        ) {
             out.push((Place::Pattern, m.pattern.text.clone()));
         }
         if let Some(c) = &m.context {

@@ -222,7 +222,10 @@ impl Engine {
         if !self.bridge_all() {
             let text = String::from_utf8_lossy(code);
             let st = self.perl_state();
-            let r = st.interp.compile(&text).and_then(|c| st.interp.eval(&c, ctx));
+            let r = st
+                .interp
+                .compile(&text)
+                .and_then(|c| st.interp.eval(&c, ctx));
             st.interp.flush();
             match r {
                 Ok(v) => return Ok(v.into_iter().map(PVal::Native).collect()),

@@ -32,7 +32,7 @@
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 const SERVER: &str = include_str!("bridge.pl");
@@ -123,6 +123,18 @@ struct Server {
 }
 
 static SERVER_PROC: Mutex<Option<Server>> = Mutex::new(None);
+static REGEX_FALLBACK: AtomicBool = AtomicBool::new(true);
+
+/// Whether regexes that rsec's engines refuse are handed to perl (`--perl=auto`, the
+/// default); set when rule files are loaded.
+pub fn set_regex_fallback(on: bool) {
+    REGEX_FALLBACK.store(on, Ordering::SeqCst);
+}
+
+/// See [`set_regex_fallback`].
+pub fn regex_fallback() -> bool {
+    REGEX_FALLBACK.load(Ordering::SeqCst)
+}
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 /// The perl program to run: `$RSEC_PERL`, or `perl` from `PATH`.
@@ -414,7 +426,9 @@ pub fn regex_compile(pattern: &[u8]) -> Result<usize, BError> {
     let (a, gen) = request(&body)?;
     match values_answer(&a, gen)?.first() {
         Some(BValue::Str(s)) => Ok(String::from_utf8_lossy(s).parse().unwrap_or(0)),
-        _ => Err(BError::Unavailable("bad answer from the Perl bridge".into())),
+        _ => Err(BError::Unavailable(
+            "bad answer from the Perl bridge".into(),
+        )),
     }
 }
 

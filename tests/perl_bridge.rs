@@ -110,13 +110,12 @@ fn setup_mail(dir: &Path) {
 
 /// Takes the mails written so far (sorted, since the children run concurrently).
 fn take_mails(dir: &Path) -> Vec<String> {
+    // %t time stamps in reports differ between the runs
+    let stamp = regex::Regex::new(r"(?m)^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}: ").unwrap();
     let mut mails = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if name.starts_with("mail.") && name.ends_with(".out") {
-            // %t time stamps in reports differ between the runs
-            let stamp =
-                regex::Regex::new(r"(?m)^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}: ").unwrap();
             let text = std::fs::read_to_string(e.path()).unwrap();
             mails.push(stamp.replace_all(&text, "TIME: ").into_owned());
             std::fs::remove_file(e.path()).unwrap();
@@ -356,11 +355,10 @@ fn regex_gaps_match_like_sec() {
     std::fs::write(dir.join("in.log"), input).unwrap();
     let args = ["--conf=rules.sec", "--input=in.log", "--notail"];
     let (s, r) = both(&sec, dir, &args, &[]);
-    for i in 0..REGEX_GAPS.len() {
+    for (i, p) in REGEX_GAPS.iter().enumerate() {
         assert!(
             s.0.stdout.contains(&format!("r{i} ")),
-            "pattern {} matches nothing for SEC",
-            REGEX_GAPS[i]
+            "pattern {p} matches nothing for SEC"
         );
     }
     assert_same("regex gaps", &s, &r);

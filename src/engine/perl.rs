@@ -265,9 +265,13 @@ impl Engine {
     /// The code reference that `code` evaluates to (SEC evaluates such code once, when it
     /// loads the rule); None, logged, if it does not give one.
     pub(crate) fn code_ref(&mut self, code: &[u8]) -> Option<Func> {
+        let bridge_all = self.bridge_all();
         if let Some(v) = self.perl_state().subs.get(code) {
             match v {
+                // the perl child was restarted: its code references are gone
                 Some(Func::Bridge(BValue::Code(_, _, g))) if *g != bridge::generation() => {}
+                // a reload moved the ruleset's Perl to the bridge
+                Some(Func::Native(_)) if bridge_all => {}
                 other => return other.clone(),
             }
         }

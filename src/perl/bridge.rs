@@ -168,7 +168,9 @@ fn start() -> Result<Server, String> {
     cmd.args(["-w", "-e", SERVER])
         .stdin(Stdio::piped())
         .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit());
+        .stderr(Stdio::inherit())
+        // its own process group: a terminal's ^C or ^\ is for rsec, not for the server
+        .process_group(0);
     {
         use std::os::fd::AsRawFd;
         let fd = writer.as_raw_fd();

@@ -11,15 +11,16 @@ use std::collections::HashMap;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
 use crate::io::daemon;
-use crate::io::input::{InputConfig, Inputs};
+use crate::io::input::{InputConfig, InputLine, Inputs};
 use crate::io::signals;
 use crate::io::world::{InputRequest, Report, SharedWorld, World};
 
 use crate::cli::{self, Command as CliCommand, Options};
 use crate::config::{self, LoadOptions, RuleFile};
 use crate::engine::{
-    compile, ChildInfo, DumpInfo, Engine, EngineOptions, InputInfo, Signal, WallClock,
+    compile, ChildInfo, Clock, DumpInfo, Engine, EngineOptions, InputInfo, Signal, WallClock,
 };
+use crate::time::{progress::Progress, EventClock, EventTime, EventTimeConfig, Late};
 
 /// Loads every rule file named by the `--conf` patterns, in order, skipping duplicates.
 pub fn load_rule_files(patterns: &[String], opts: &LoadOptions) -> Vec<RuleFile> {
@@ -91,6 +92,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         cli::SEC_VERSION,
         env!("CARGO_PKG_VERSION")
     );
+    log_pending_options(&opts);
     if opts.detach && !opts.testonly {
         daemon::chdir_root();
     }
@@ -111,7 +113,15 @@ pub fn run(args: Vec<OsString>) -> i32 {
         opts.socket_timeout,
     ))));
     let effects = SharedWorld(world.clone());
-    let engine = Engine::new(prog, eopts, Box::new(WallClock), Box::new(effects));
+    let evt = match EvState::new(&opts, now) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let clock = clock_for(&evt);
+    let engine = Engine::new(prog, eopts, clock, Box::new(effects));
     let inputs = Inputs::open(input_config(&opts));
     // Before the pid file exists, so that a signal sent as soon as it appears is caught.
     signals::install(signals::non_interactive(opts.detach));
@@ -143,6 +153,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         conf_load_time: now,
         lines: 0,
         per_source: HashMap::new(),
+        evt,
     };
     rt.event_loop()
 }
@@ -152,6 +163,32 @@ fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// Options rsec accepts but whose behaviour is not built yet: each one that was given is
+/// logged, so that nothing is ignored silently.
+const PENDING_OPTIONS: &[&str] = &[
+    "ruleperf",
+    "dialect",
+    "perl",
+    "time-source",
+    "tz",
+    "reorder-window",
+    "late",
+    "state",
+    "state-interval",
+    "input-format",
+    "match-field",
+    "timestamp-regex",
+    "timestamp-format",
+];
+
+fn log_pending_options(opts: &Options) {
+    for name in PENDING_OPTIONS {
+        if opts.given.contains(*name) {
+            crate::warn!("Option --{name} is accepted, but its behaviour is not implemented yet in this version of rsec");
+        }
+    }
 }
 
 fn load_options(opts: &Options) -> LoadOptions {
@@ -253,6 +290,8 @@ struct Runtime {
     lines: u64,
     /// Lines read and the internal context, by input source (for the dump).
     per_source: HashMap<String, (u64, Option<String>)>,
+    /// Event time (`--time-source=event`); None in wall-clock mode.
+    evt: Option<EvState>,
 }
 
 impl Runtime {
@@ -261,7 +300,10 @@ impl Runtime {
         if self.opts.intevents {
             self.lines += 1;
         }
-        self.engine.startup();
+        if self.evt.is_none() {
+            // In event mode the first event's time stamp starts the engine.
+            self.engine.startup();
+        }
         loop {
             let mut child_data = false;
             if !self.engine.has_synthetic() {
@@ -294,15 +336,20 @@ impl Runtime {
                 self.lines += 1;
                 self.engine.process(&line, None, Some(ctx));
             } else if let Some(l) = self.inputs.read_line() {
-                self.lines += 1;
-                let e = self.per_source.entry(l.source.to_string()).or_default();
-                e.0 += 1;
-                e.1.clone_from(&l.context.as_ref().map(|c| c.to_string()));
-                let ctx = l.context.as_ref().map(|c| c.as_bytes().to_vec());
-                self.engine.process(&l.line, Some(l.source), ctx);
+                if self.evt.is_some() {
+                    self.event_input(l);
+                } else {
+                    self.process_input(l);
+                }
             } else {
                 if !self.opts.tail && self.inputs.all_closed() {
+                    if self.evt.is_some() {
+                        self.event_eof();
+                    }
                     return self.finish();
+                }
+                if self.evt.is_some() {
+                    self.event_idle();
                 }
                 if !child_data {
                     // Sleep in short steps so that a signal is handled promptly.
@@ -316,7 +363,9 @@ impl Runtime {
                     }
                 }
             }
-            self.engine.maybe_tick();
+            if self.evt.as_ref().is_none_or(|e| e.started) {
+                self.engine.maybe_tick();
+            }
             let mut sigs = signals::take();
             sigs.extend(self.engine.take_signals().into_iter().map(|s| (s, 1)));
             for (sig, n) in sigs {
@@ -325,6 +374,20 @@ impl Runtime {
                 }
             }
         }
+    }
+
+    /// One input line through the engine, counted for the dump.
+    fn process_input(&mut self, l: InputLine) {
+        self.lines += 1;
+        // Looked up first: a String per line for the entry API costs a visible share.
+        let e = match self.per_source.get_mut(&*l.source) {
+            Some(e) => e,
+            None => self.per_source.entry(l.source.to_string()).or_default(),
+        };
+        e.0 += 1;
+        e.1.clone_from(&l.context.as_ref().map(|c| c.to_string()));
+        let ctx = l.context.as_ref().map(|c| c.as_bytes().to_vec());
+        self.engine.process(&l.line, Some(l.source), ctx);
     }
 
     fn internal_event(&mut self, text: &[u8]) {
@@ -444,7 +507,10 @@ impl Runtime {
         let prog = compile::compile(&files, self.opts.bufsize as usize);
         let eopts = engine_options(&self.opts, &prog, &files);
         let effects = SharedWorld(self.world.clone());
-        self.engine = Engine::new(prog, eopts, Box::new(WallClock), Box::new(effects));
+        self.engine = Engine::new(prog, eopts, clock_for(&self.evt), Box::new(effects));
+        if let Some(e) = self.evt.as_mut() {
+            e.calendar = self.engine.has_calendar_rules();
+        }
         self.inputs.restart(input_config(&self.opts));
         self.internal_event(b"SEC_RESTART");
     }
@@ -571,6 +637,10 @@ impl Runtime {
     /// seconds (SEC sleeps that long when it generated SEC_SHUTDOWN) before they are sent
     /// SIGTERM.
     fn finish(&mut self) -> i32 {
+        if let Some(e) = self.evt.as_mut() {
+            e.progress.finish();
+            crate::notice!("{}", e.time.stats());
+        }
         finish(&mut self.engine, &self.opts, &self.world)
     }
 }
@@ -621,4 +691,161 @@ fn finish(engine: &mut Engine, opts: &Options, world: &Rc<RefCell<World>>) -> i3
         world.borrow_mut().children.terminate_all();
     }
     0
+}
+
+// ---------------------------------------------------------------------------------------
+// Event time (`--time-source=event`). The engine's clock is an EventClock; each line's time
+// stamp moves it before the line is processed, and between two lines it stops at every
+// moment a live run would have fired a timer (the engine's next_wakeup), so expiries,
+// delayed events and Calendar rules happen at the times and in the order a live run had
+// them. Time stands still while no line comes. At the end of a --notail replay the clock
+// stays at the last line's time: the result is what a live run had produced right after
+// the last line was written (timers due later are not fired, as a live run that was
+// stopped then would not have fired them).
+
+/// Event-time state of the event loop.
+struct EvState {
+    time: EventTime<InputLine>,
+    clock: EventClock,
+    /// The engine was started (at the first event's time).
+    started: bool,
+    /// The rules have Calendar rules (the clock must stop at every minute).
+    calendar: bool,
+    progress: Progress,
+    /// When the last line came in (tail mode releases a reorder buffer idle this long).
+    last_input: std::time::Instant,
+    reorder_window: Duration,
+}
+
+impl EvState {
+    fn new(opts: &Options, now: i64) -> Result<Option<EvState>, String> {
+        if opts.time_source != cli::TimeSource::Event {
+            return Ok(None);
+        }
+        let cfg = EventTimeConfig {
+            tz: opts.tz.clone(),
+            regex: opts.timestamp_regex.clone(),
+            format: opts.timestamp_format.clone(),
+            reorder_window: opts.reorder_window,
+            late: match opts.late {
+                cli::LateMode::Process => Late::Process,
+                cli::LateMode::Drop => Late::Drop,
+            },
+        };
+        let time = EventTime::new(&cfg, now).map_err(|e| e.to_string())?;
+        Ok(Some(EvState {
+            time,
+            clock: EventClock::new(0),
+            started: false,
+            calendar: false,
+            progress: Progress::new(0, false),
+            last_input: std::time::Instant::now(),
+            reorder_window: Duration::from_secs_f64(opts.reorder_window.unwrap_or(0.0).max(0.0)),
+        }))
+    }
+}
+
+/// The engine's clock: the event clock in event mode, else the wall clock.
+fn clock_for(evt: &Option<EvState>) -> Box<dyn Clock> {
+    match evt {
+        Some(e) => Box::new(e.clock.clone()),
+        None => Box::new(WallClock),
+    }
+}
+
+impl Runtime {
+    /// Event mode: a line read. It gets its time and goes through any ready lines.
+    fn event_input(&mut self, l: InputLine) {
+        let Some(e) = self.evt.as_mut() else {
+            return;
+        };
+        if !e.started && self.lines == 0 {
+            let total = self
+                .inputs
+                .sources()
+                .iter()
+                .filter_map(|(n, _)| std::fs::metadata(n).ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum();
+            e.progress = Progress::new(total, !self.opts.tail);
+            e.calendar = self.engine.has_calendar_rules();
+        }
+        if self.opts.tail && !e.reorder_window.is_zero() {
+            e.last_input = std::time::Instant::now();
+        }
+        if e.progress.active() {
+            let inputs = &self.inputs;
+            e.progress
+                .line(|| inputs.positions().iter().map(|p| p.3).sum());
+        }
+        let stamp = e.time.stamp(&l.line);
+        e.time.admit_stamped(stamp, l);
+        self.event_release();
+    }
+
+    /// Processes every line event time has released, each at its time.
+    fn event_release(&mut self) {
+        while let Some((t, l)) = self.evt.as_mut().and_then(|e| e.time.next_ready()) {
+            self.event_advance(t);
+            self.process_input(l);
+            self.engine.maybe_tick();
+            self.drain_synthetic();
+        }
+    }
+
+    /// Moves the event clock to `t`, stopping wherever a live run would have fired timers.
+    fn event_advance(&mut self, t: i64) {
+        let Some(e) = self.evt.as_mut() else {
+            return;
+        };
+        if !e.started {
+            e.started = true;
+            e.clock.advance_to(t);
+            self.engine.startup();
+            self.drain_synthetic();
+            return;
+        }
+        let calendar = e.calendar;
+        let clock = e.clock.clone();
+        while let Some(w) = self.engine.next_wakeup(calendar) {
+            if w > t {
+                break;
+            }
+            clock.advance_to(w);
+            self.engine.maybe_tick();
+            self.drain_synthetic();
+        }
+        clock.advance_to(t);
+    }
+
+    /// Synthetic events queued by the last step, processed now (as the main loop would,
+    /// before the next input line).
+    fn drain_synthetic(&mut self) {
+        while let Some((line, ctx)) = self.engine.next_synthetic() {
+            self.lines += 1;
+            self.engine.process(&line, None, Some(ctx));
+            self.engine.maybe_tick();
+        }
+    }
+
+    /// End of a --notail replay: lines still held are released and processed; the clock
+    /// stays at the last event's time.
+    fn event_eof(&mut self) {
+        if let Some(e) = self.evt.as_mut() {
+            e.time.flush(unix_now());
+        }
+        self.event_release();
+    }
+
+    /// No input now: in tail mode, a reorder buffer idle for its window is released.
+    fn event_idle(&mut self) {
+        let Some(e) = self.evt.as_mut() else {
+            return;
+        };
+        if e.time.held() > 0 && e.last_input.elapsed() >= e.reorder_window {
+            e.time.flush(unix_now());
+            self.event_release();
+        }
+    }
 }

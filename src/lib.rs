@@ -12,6 +12,7 @@
 //! * [`pattern`] owns the pattern types and their compiled matchers.
 //! * [`logging`] owns SEC's log destinations and levels.
 //! * [`io`] owns the outside world: output files and sockets, child processes.
+//! * [`time`] owns event time: time stamps in log lines, the event clock, reordering.
 //! * [`app`] wires the phases together for the binary.
 
 pub mod app;
@@ -23,6 +24,7 @@ pub mod io;
 pub mod logging;
 pub mod pattern;
 pub mod perl;
+pub mod time;
 pub mod timefmt;
 
 pub use app::run;

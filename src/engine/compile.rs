@@ -224,6 +224,8 @@ pub struct Program {
     pub main: Vec<usize>,
     /// The input buffer size: `--bufsize`, or the largest pattern line count.
     pub bufsize: usize,
+    /// Per file, which rules an event's text can match.
+    pub prefilters: Vec<crate::engine::prefilter::Prefilter>,
 }
 
 fn b(s: &str) -> Bytes {
@@ -494,5 +496,10 @@ pub fn compile(files: &[RuleFile], bufsize: usize) -> Program {
     } else {
         max_lines.max(1)
     };
+    prog.prefilters = prog
+        .files
+        .iter()
+        .map(crate::engine::prefilter::Prefilter::build)
+        .collect();
     prog
 }

@@ -768,6 +768,7 @@ impl Engine {
                     lines.insert(0, Vec::new());
                 }
                 self.buffers.rewrite(&lines);
+                self.event_gen += 1;
             }
             Action::AddInput {
                 file,

@@ -10,9 +10,11 @@ pub mod clock;
 pub mod compile;
 pub mod contexts;
 mod dump;
+mod evclock;
 mod exec;
 mod ops;
 mod perl;
+pub mod prefilter;
 mod reload;
 pub mod subst;
 
@@ -166,29 +168,41 @@ impl Buffers {
     }
 
     fn push(&mut self, line: &[u8], source: Option<Arc<str>>) {
-        self.current = source.clone();
-        if self.ring.len() >= self.size {
-            self.ring.pop_front();
-        }
-        self.ring.push_back((line.to_vec(), source.clone()));
+        // Reuse the oldest slot's allocation: no allocation per line in steady state.
+        let mut slot = if self.ring.len() >= self.size {
+            self.ring.pop_front().map(|(v, _)| v).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        slot.clear();
+        slot.extend_from_slice(line);
+        self.ring.push_back((slot, source.clone()));
         if !self.joint {
             let size = self.size;
             let r = self
                 .per
-                .entry(source)
+                .entry(source.clone())
                 .or_insert_with(|| std::iter::repeat_n(Vec::new(), size).collect());
-            if r.len() >= size {
-                r.pop_front();
-            }
-            r.push_back(line.to_vec());
+            let mut slot = if r.len() >= size {
+                r.pop_front().unwrap_or_default()
+            } else {
+                Vec::new()
+            };
+            slot.clear();
+            slot.extend_from_slice(line);
+            r.push_back(slot);
         }
+        self.current = source;
     }
 
-    /// The last `n` lines joined with newlines, and the `_inputsrc` value.
-    fn text(&self, n: usize) -> (Bytes, Bytes) {
+    /// The last `n` lines joined with newlines (borrowed when `n` is 1).
+    fn text(&self, n: usize) -> std::borrow::Cow<'_, [u8]> {
+        use std::borrow::Cow;
         let n = n.clamp(1, self.size);
-        let src = |s: &Option<Arc<str>>| s.as_deref().unwrap_or("synthetic").as_bytes().to_vec();
         if self.joint {
+            if n == 1 {
+                return Cow::Borrowed(self.ring.back().map_or(&[][..], |(l, _)| l.as_slice()));
+            }
             let start = self.ring.len().saturating_sub(n);
             let lines: Vec<&[u8]> = self
                 .ring
@@ -196,25 +210,35 @@ impl Buffers {
                 .skip(start)
                 .map(|(l, _)| l.as_slice())
                 .collect();
-            let srcs: Vec<Bytes> = if self.size == 1 {
-                vec![src(&self.current)]
-            } else {
-                self.ring.iter().skip(start).map(|(_, s)| src(s)).collect()
-            };
-            (lines.join(&b'\n'), srcs.join(&b' '))
+            Cow::Owned(lines.join(&b'\n'))
         } else {
-            let lines = match self.per.get(&self.current) {
+            match self.per.get(&self.current) {
+                Some(r) if n == 1 => Cow::Borrowed(r.back().map_or(&[][..], Vec::as_slice)),
                 Some(r) => {
                     let start = r.len().saturating_sub(n);
-                    r.iter()
-                        .skip(start)
-                        .map(Vec::as_slice)
-                        .collect::<Vec<_>>()
-                        .join(&b'\n')
+                    Cow::Owned(
+                        r.iter()
+                            .skip(start)
+                            .map(Vec::as_slice)
+                            .collect::<Vec<_>>()
+                            .join(&b'\n'),
+                    )
                 }
-                None => Vec::new(),
-            };
-            (lines, src(&self.current))
+                None => Cow::Borrowed(&[][..]),
+            }
+        }
+    }
+
+    /// The `_inputsrc` value for a match of `n` lines.
+    fn source(&self, n: usize) -> Bytes {
+        let n = n.clamp(1, self.size);
+        let src = |s: &Option<Arc<str>>| s.as_deref().unwrap_or("synthetic").as_bytes().to_vec();
+        if self.joint && self.size > 1 {
+            let start = self.ring.len().saturating_sub(n);
+            let srcs: Vec<Bytes> = self.ring.iter().skip(start).map(|(_, s)| src(s)).collect();
+            srcs.join(&b' ')
+        } else {
+            src(&self.current)
         }
     }
 
@@ -307,6 +331,12 @@ pub struct Engine {
     perl: Option<perl::PerlState>,
     /// How many events each rule matched (file, rule), for the dump.
     match_counts: HashMap<(usize, usize), u64>,
+    /// Reused capture-offset buffer.
+    locs: Vec<Option<(usize, usize)>>,
+    /// Counts events and buffer rewrites: prefilter results are valid for one value.
+    event_gen: u64,
+    /// Per file: (event_gen, candidate rules) for the current event.
+    cands: Vec<(u64, Vec<u64>)>,
 }
 
 impl Engine {
@@ -343,6 +373,9 @@ impl Engine {
             time_vars: None,
             perl: None,
             match_counts: HashMap::new(),
+            locs: Vec::new(),
+            event_gen: 1,
+            cands: Vec::new(),
         }
     }
 
@@ -418,13 +451,9 @@ impl Engine {
             self.set_internal_context(Some(name));
         }
         self.buffers.push(line, source);
+        self.event_gen += 1;
         self.cache.clear();
-        let main = self.prog.main.clone();
-        for fi in main {
-            if self.process_rules(fi, &mut Vec::new()) {
-                break;
-            }
-        }
+        self.run_main_files();
         if self.opts.intcontexts {
             self.set_internal_context(None);
         }
@@ -439,13 +468,9 @@ impl Engine {
         );
         self.set_internal_context(Some(SECEVENT_CONTEXT.to_vec()));
         self.buffers.push(text, None);
+        self.event_gen += 1;
         self.cache.clear();
-        let main = self.prog.main.clone();
-        for fi in main {
-            if self.process_rules(fi, &mut Vec::new()) {
-                break;
-            }
-        }
+        self.run_main_files();
         self.set_internal_context(None);
     }
 
@@ -473,13 +498,27 @@ impl Engine {
         }
     }
 
+    /// Runs the files that see input directly (procallin), in order, until EndMatch.
+    fn run_main_files(&mut self) {
+        let prog = self.prog.clone();
+        for &fi in &prog.main {
+            if self.process_rules(fi, &mut Vec::new()) {
+                break;
+            }
+        }
+    }
+
     /// Runs the rules of one file on the current event; true means EndMatch.
     fn process_rules(&mut self, fi: usize, trace: &mut Vec<Bytes>) -> bool {
         let prog = self.prog.clone();
         let file = &prog.files[fi];
         let n = file.rules.len();
         let mut i = 0;
-        while i < n {
+        loop {
+            i = self.next_rule(fi, i, n);
+            if i >= n {
+                break;
+            }
             let next = match &file.rules[i].kind {
                 CKind::Calendar { .. } => Next::Rule(i + 1),
                 CKind::Pair { .. } => self.match_pair_rule(fi, i),
@@ -492,6 +531,26 @@ impl Engine {
             }
         }
         false
+    }
+
+    /// The next rule at or after `i` that the current event can match.
+    fn next_rule(&mut self, fi: usize, i: usize, n: usize) -> usize {
+        if self.cands.len() <= fi {
+            self.cands
+                .resize_with(self.prog.files.len().max(fi + 1), Default::default);
+        }
+        if self.cands[fi].0 != self.event_gen {
+            let mut bits = std::mem::take(&mut self.cands[fi].1);
+            match self.prog.prefilters.get(fi) {
+                Some(p) => p.candidates(&self.buffers.text(1), &mut bits),
+                None => {
+                    bits.clear();
+                    bits.resize(n.div_ceil(64), u64::MAX);
+                }
+            }
+            self.cands[fi] = (self.event_gen, bits);
+        }
+        prefilter::next_candidate(&self.cands[fi].1, i, n)
     }
 
     /// Matches a pattern against the current buffers; Some(vars) on a match.
@@ -511,72 +570,84 @@ impl Engine {
                 .contains_key(String::from_utf8_lossy(&pat.text).as_ref()))
             .then(MatchVars::default),
             PatternKind::SubStr | PatternKind::NSubStr => {
-                let (text, _) = self.buffers.text(pat.lines);
-                let found = memfind(&text, &pat.text);
+                let found = memfind(&self.buffers.text(pat.lines), &pat.text);
                 (found == (pat.kind == PatternKind::SubStr)).then(MatchVars::default)
             }
             PatternKind::RegExp | PatternKind::NRegExp => {
                 let re = pat.regex.as_ref()?;
-                let (text, src) = self.buffers.text(pat.lines);
-                let mut locs = Vec::new();
-                let matched = re.captures_into(&text, &mut locs);
-                if pat.kind == PatternKind::NRegExp {
-                    if matched {
-                        return None;
-                    }
-                    let mut v = MatchVars::default();
-                    v.set("0", Some(text));
-                    v.set("_inputsrc", Some(src));
-                    v.set("_intcontext", self.intcontext.clone());
-                    return Some(v);
-                }
-                if !matched {
-                    return None;
-                }
-                let mut v = MatchVars::default();
-                for (name, idx) in re.group_names() {
-                    if let Some(Some((s, e))) = locs.get(*idx) {
-                        v.set(name.clone(), Some(text[*s..*e].to_vec()));
-                    }
-                }
-                let groups = locs.len().saturating_sub(1);
-                if groups == 0 {
-                    v.set("1", Some(b"1".to_vec()));
+                let mut locs = std::mem::take(&mut self.locs);
+                let matched = re.captures_into(&self.buffers.text(pat.lines), &mut locs);
+                let result = if pat.kind == PatternKind::NRegExp {
+                    (!matched).then(|| {
+                        let mut v = MatchVars::default();
+                        v.set("0", Some(self.buffers.text(pat.lines).into_owned()));
+                        v.set("_inputsrc", Some(self.buffers.source(pat.lines)));
+                        v.set("_intcontext", self.intcontext.clone());
+                        v
+                    })
+                } else if matched {
+                    Some(self.regexp_vars(re, pat.lines, &locs, varmap))
                 } else {
-                    for (i, l) in locs.iter().enumerate().skip(1) {
-                        v.set(i.to_string(), l.map(|(s, e)| text[s..e].to_vec()));
-                    }
-                }
-                let ngroups = groups.max(1);
-                v.set("_inputsrc", Some(src));
-                v.set("_intcontext", self.intcontext.clone());
-                v.set("0", Some(text));
-                if !varmap.is_empty() {
-                    let mut cache_names = Vec::new();
-                    for e in varmap {
-                        match e.group {
-                            None => cache_names.push(e.name.clone()),
-                            Some(g) => {
-                                let val = if g <= ngroups {
-                                    v.map.get(&g.to_string()).cloned().flatten()
-                                } else {
-                                    None
-                                };
-                                v.set(e.name.clone(), val);
-                            }
-                        }
-                    }
-                    for name in cache_names {
-                        self.cache.insert(name, v.clone());
-                    }
-                }
-                Some(v)
+                    None
+                };
+                self.locs = locs;
+                result
             }
             PatternKind::PerlFunc | PatternKind::NPerlFunc => {
                 let negate = pat.kind == PatternKind::NPerlFunc;
                 self.perlfunc_match(&pat.text, pat.lines, negate, varmap)
             }
         }
+    }
+
+    /// The match variables of a RegExp match (SEC's `%subst`), and the varmap's cache
+    /// entries.
+    fn regexp_vars(
+        &mut self,
+        re: &crate::pattern::regex::PerlRegex,
+        lines: usize,
+        locs: &[Option<(usize, usize)>],
+        varmap: &[crate::config::VarMapEntry],
+    ) -> MatchVars {
+        let text = self.buffers.text(lines).into_owned();
+        let mut v = MatchVars::default();
+        for (name, idx) in re.group_names() {
+            if let Some(Some((s, e))) = locs.get(*idx) {
+                v.set(name.clone(), Some(text[*s..*e].to_vec()));
+            }
+        }
+        let groups = locs.len().saturating_sub(1);
+        if groups == 0 {
+            v.set("1", Some(b"1".to_vec()));
+        } else {
+            for (i, l) in locs.iter().enumerate().skip(1) {
+                v.set(i.to_string(), l.map(|(s, e)| text[s..e].to_vec()));
+            }
+        }
+        let ngroups = groups.max(1);
+        v.set("_inputsrc", Some(self.buffers.source(lines)));
+        v.set("_intcontext", self.intcontext.clone());
+        v.set("0", Some(text));
+        if !varmap.is_empty() {
+            let mut cache_names = Vec::new();
+            for e in varmap {
+                match e.group {
+                    None => cache_names.push(e.name.clone()),
+                    Some(g) => {
+                        let val = if g <= ngroups {
+                            v.map.get(&g.to_string()).cloned().flatten()
+                        } else {
+                            None
+                        };
+                        v.set(e.name.clone(), val);
+                    }
+                }
+            }
+            for name in cache_names {
+                self.cache.insert(name, v.clone());
+            }
+        }
+        v
     }
 
     /// A context expression with match variables substituted (a copy).
@@ -947,10 +1018,7 @@ impl Engine {
 
 /// Byte-substring search.
 pub fn memfind(hay: &[u8], needle: &[u8]) -> bool {
-    if needle.is_empty() {
-        return true;
-    }
-    hay.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 #[cfg(test)]

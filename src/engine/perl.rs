@@ -342,7 +342,8 @@ impl Engine {
         if matched == negate {
             return None;
         }
-        let (text, src) = self.buffers.text(lines);
+        let text = self.buffers.text(lines).into_owned();
+        let src = self.buffers.source(lines);
         let mut v = MatchVars::default();
         if !negate {
             match result.as_slice() {

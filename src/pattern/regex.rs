@@ -43,6 +43,18 @@ use ast::{Assert, ByteSet, GroupRef, Node};
 /// Compile-size limit for both engines (Perl allows `{n}` up to 65534).
 const SIZE_LIMIT: usize = 256 << 20;
 
+/// The longest literal that every match of `h` contains, if any.
+fn inner_literal(h: &regex_syntax::hir::Hir) -> Option<Vec<u8>> {
+    use regex_syntax::hir::HirKind;
+    match h.kind() {
+        HirKind::Literal(l) => Some(l.0.to_vec()),
+        HirKind::Capture(c) => inner_literal(&c.sub),
+        HirKind::Concat(parts) => parts.iter().filter_map(inner_literal).max_by_key(Vec::len),
+        _ => None,
+    }
+    .filter(|l| !l.is_empty())
+}
+
 /// The primary engine's regex, built from its source on first use.
 #[derive(Clone)]
 struct LazyPrimary {
@@ -242,6 +254,44 @@ impl PerlRegex {
     /// than once (Perl allows it; `%+` then takes the leftmost group that matched).
     pub fn group_names(&self) -> &[(String, usize)] {
         &self.names
+    }
+
+    /// Literals of which every match must contain one (the longest such set found as
+    /// prefixes or suffixes), for prefiltering; None when there is no useful set.
+    pub fn required_literals(&self) -> Option<Vec<Vec<u8>>> {
+        use regex_syntax::hir::literal::{ExtractKind, Extractor};
+        let p = self.primary.as_ref()?;
+        if self.fallback.is_some() {
+            return None;
+        }
+        let hir = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(&p.src)
+            .ok()?;
+        let mut best: Option<(usize, Vec<Vec<u8>>)> = None;
+        for kind in [ExtractKind::Prefix, ExtractKind::Suffix] {
+            let mut ex = Extractor::new();
+            ex.kind(kind);
+            let seq = ex.extract(&hir);
+            let Some(lits) = seq.literals() else { continue };
+            if lits.is_empty() || lits.iter().any(|l| l.as_bytes().is_empty()) {
+                continue;
+            }
+            let min = lits.iter().map(|l| l.as_bytes().len()).min().unwrap_or(0);
+            if best.as_ref().is_none_or(|(m, _)| min > *m) {
+                best = Some((min, lits.iter().map(|l| l.as_bytes().to_vec()).collect()));
+            }
+        }
+        // A literal that every match contains somewhere inside (a piece of the top-level
+        // concatenation), when it is longer than the prefix or suffix sets.
+        if let Some(inner) = inner_literal(&hir) {
+            if best.as_ref().is_none_or(|(m, _)| inner.len() > *m) {
+                best = Some((inner.len(), vec![inner]));
+            }
+        }
+        best.map(|(_, l)| l)
     }
 
     /// True when the pattern needs the backtracking fallback engine for every match.

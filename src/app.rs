@@ -107,7 +107,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
     }
     let files: Vec<RuleFile> = loaded.iter().map(|l| l.file.clone()).collect();
     let prog = compile::compile(&files, opts.bufsize as usize);
-    let eopts = engine_options(&opts, &prog);
+    let eopts = engine_options(&opts, &prog, &files);
     crate::io::output::ignore_sigpipe();
     let world = Rc::new(RefCell::new(World::new(Duration::from_secs(
         opts.socket_timeout,
@@ -198,11 +198,14 @@ fn load_options(opts: &Options) -> LoadOptions {
             cli::Dialect::Sec => config::Dialect::Sec,
             cli::Dialect::Logzilla => config::Dialect::LogZilla,
         },
+        perl: opts.perl,
     }
 }
 
-fn engine_options(opts: &Options, prog: &compile::Program) -> EngineOptions {
+fn engine_options(opts: &Options, prog: &compile::Program, files: &[RuleFile]) -> EngineOptions {
     EngineOptions {
+        perl: opts.perl,
+        perl_bridge: opts.perl == cli::PerlMode::Auto && config::perlcode::files_need_bridge(files),
         jointbuf: opts.jointbuf.unwrap_or(prog.bufsize == 1),
         intcontexts: opts.intcontexts,
         intevents: opts.intevents,
@@ -502,7 +505,7 @@ impl Runtime {
         self.conf_load_time = now;
         let files: Vec<RuleFile> = self.loaded.iter().map(|l| l.file.clone()).collect();
         let prog = compile::compile(&files, self.opts.bufsize as usize);
-        let eopts = engine_options(&self.opts, &prog);
+        let eopts = engine_options(&self.opts, &prog, &files);
         let effects = SharedWorld(self.world.clone());
         self.engine = Engine::new(prog, eopts, clock_for(&self.evt), Box::new(effects));
         if let Some(e) = self.evt.as_mut() {
@@ -533,7 +536,7 @@ impl Runtime {
         self.conf_load_time = now;
         let files: Vec<RuleFile> = self.loaded.iter().map(|l| l.file.clone()).collect();
         let prog = compile::compile(&files, self.opts.bufsize as usize);
-        let eopts = engine_options(&self.opts, &prog);
+        let eopts = engine_options(&self.opts, &prog, &files);
         self.engine.soft_restart(prog, eopts, &keep);
         self.inputs
             .soft_restart(input_config(&self.opts), self.opts.keepopen);

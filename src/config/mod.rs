@@ -41,11 +41,14 @@ pub struct LoadOptions {
     pub bufsize: usize,
     /// The rule dialect.
     pub dialect: Dialect,
+    /// `--perl`: which Perl code is accepted (see [`perlcode::check_rule_perl`]).
+    pub perl: crate::cli::PerlMode,
 }
 
 /// Parses the text of one rule file. Messages go to the log; `ok` is false if anything
 /// was rejected.
 pub fn parse_rule_text(name: &str, text: &[u8], opts: &LoadOptions) -> RuleFile {
+    crate::perl::bridge::set_regex_fallback(opts.perl == crate::cli::PerlMode::Auto);
     let text = text::decode(text);
     let read = reader::read(name, &text);
     let mut file = RuleFile {

@@ -941,5 +941,20 @@ pub fn check_rule(file: &str, raw: &RawRule, number: usize, opts: &LoadOptions) 
         number,
         type_name: t.to_ascii_uppercase(),
     };
-    checker.check().unwrap_or(Checked::Rejected)
+    match checker.check() {
+        Some(Checked::Rule(rule)) => {
+            match crate::config::perlcode::check_rule_perl(&rule, opts.perl) {
+                Ok(()) => Checked::Rule(rule),
+                Err(msg) => {
+                    let d = Diag {
+                        file,
+                        line: raw.start_line,
+                    };
+                    d.err(&msg);
+                    Checked::Rejected
+                }
+            }
+        }
+        other => other.unwrap_or(Checked::Rejected),
+    }
 }

@@ -87,6 +87,11 @@ pub struct EngineOptions {
     pub evstoresize: usize,
     /// `--quoting`.
     pub quoting: bool,
+    /// `--perl`: how Perl code runs.
+    pub perl: crate::cli::PerlMode,
+    /// With `--perl=auto`: run all Perl code in the perl bridge, because some snippet of
+    /// the loaded rules is outside the native subset (see `engine::perl`).
+    pub perl_bridge: bool,
 }
 
 impl Default for EngineOptions {
@@ -98,6 +103,8 @@ impl Default for EngineOptions {
             cleantime: 1,
             evstoresize: 0,
             quoting: false,
+            perl: crate::cli::PerlMode::Auto,
+            perl_bridge: false,
         }
     }
 }

@@ -1,23 +1,158 @@
 //! The engine's Perl points (man sec, "PERL INTEGRATION"): PerlFunc and NPerlFunc
 //! patterns, egptype PerlFunc, context operands `->`, `:>` and `=( )`, and the actions
-//! eval, call and lcall, run by the native interpreter in [`crate::perl`]. All user code
-//! shares one interpreter, so package variables persist between snippets as they do in
-//! SEC's `main::SEC` package. A runtime error makes a pattern not match and an operand
-//! false, and leaves an eval variable unchanged; it is logged and never stops the engine.
+//! eval, call and lcall. This module owns only the choice of backend and the conversion of
+//! values; it must not parse Perl (that is [`crate::perl`]) nor talk to the perl process
+//! directly (that is [`crate::perl::bridge`]).
+//!
+//! Semantics shared by both backends: a runtime error makes a pattern not match and an
+//! operand false, and leaves an eval variable unchanged; it is logged and never stops the
+//! engine. `exit(N)` in user code ends rsec with status N, as it ends SEC. Code of
+//! PerlFunc patterns, `->`/`:>` operands and lcall is evaluated once (by its text) into a
+//! code reference; `=( )` operands and eval actions are evaluated each time.
+//!
+//! # Backends and package variables
+//!
+//! User code runs either in the native interpreter ([`crate::perl::Interp`]) or in a real
+//! perl through the bridge. Each keeps its own package variables (SEC's `main::SEC`), so a
+//! variable set by code run in one is invisible to code run in the other. The policy
+//! (`EngineOptions::perl_bridge`, decided when the rules are loaded): with `--perl=auto`,
+//! if ANY Perl snippet of the loaded rule files is outside the native subset, ALL Perl
+//! code of the ruleset runs in the bridge; otherwise all of it runs natively. Code built at
+//! run time (an eval action or `=( )` operand whose text changed after match-variable
+//! substitution) that the native subset refuses still runs in the bridge when perl is
+//! available; the first time that happens a warning says that package variables are not
+//! shared. With `--perl=native` and `--perl=off` the bridge is never used.
 
 use std::collections::HashMap;
 
+use crate::cli::PerlMode;
 use crate::engine::subst::{Bytes, MatchVars};
 use crate::engine::Engine;
-use crate::perl::{Context, Interp, PerlHash, Value};
+use crate::perl::bridge::{self, BError, BValue, Ctx};
+use crate::perl::{Context, ErrorKind, Interp, PerlHash, Value};
+
+/// A code reference in one of the backends.
+#[derive(Clone)]
+pub(crate) enum Func {
+    Native(Value),
+    Bridge(BValue),
+}
+
+/// A value returned by user code, from either backend.
+#[derive(Clone)]
+pub(crate) enum PVal {
+    Native(Value),
+    Bridge(BValue),
+}
+
+impl PVal {
+    fn truthy(&self) -> bool {
+        match self {
+            PVal::Native(v) => v.truthy(),
+            PVal::Bridge(v) => v.truthy(),
+        }
+    }
+
+    fn to_bytes(&self) -> Option<Bytes> {
+        match self {
+            PVal::Native(v) => v.is_defined().then(|| v.to_string_perl().into_bytes()),
+            PVal::Bridge(v) => v.to_bytes(),
+        }
+    }
+
+    fn is_ref(&self) -> bool {
+        match self {
+            PVal::Native(v) => v.is_ref(),
+            PVal::Bridge(v) => v.is_ref(),
+        }
+    }
+
+    /// The pairs of a hash reference.
+    fn hash_pairs(&self) -> Option<Vec<(String, Option<Bytes>)>> {
+        match self {
+            PVal::Native(Value::HashRef(h)) => Some(
+                h.borrow()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), PVal::Native(v.clone()).to_bytes()))
+                    .collect(),
+            ),
+            PVal::Bridge(BValue::Hash(_, items)) => Some(
+                items
+                    .iter()
+                    .map(|(k, v)| (String::from_utf8_lossy(k).into_owned(), v.to_bytes()))
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
+    fn func(&self) -> Option<Func> {
+        match self {
+            PVal::Native(v @ Value::CodeRef(_)) => Some(Func::Native(v.clone())),
+            PVal::Bridge(v @ BValue::Code(..)) => Some(Func::Bridge(v.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// An argument handed to user code.
+enum Arg {
+    Str(Bytes),
+    /// A pattern-match-cache entry as a hash reference (undef if absent).
+    Cache(Option<Vec<(String, Option<Bytes>)>>),
+    /// The tokens of an egpattern, as an array reference.
+    List(Vec<Bytes>),
+    Undef,
+}
+
+impl Arg {
+    fn native(&self) -> Value {
+        match self {
+            Arg::Str(b) => to_value(b),
+            Arg::Undef => Value::Undef,
+            Arg::Cache(None) => Value::Undef,
+            Arg::Cache(Some(pairs)) => {
+                let h: PerlHash = pairs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_deref().map_or(Value::Undef, to_value)))
+                    .collect();
+                Value::hash_ref(h)
+            }
+            Arg::List(items) => Value::array_ref(items.iter().map(|t| to_value(t)).collect()),
+        }
+    }
+
+    fn bridged(&self) -> BValue {
+        match self {
+            Arg::Str(b) => BValue::Str(b.clone()),
+            Arg::Undef | Arg::Cache(None) => BValue::Undef,
+            Arg::Cache(Some(pairs)) => BValue::Hash(
+                String::new(),
+                pairs
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = v.clone().map_or(BValue::Undef, BValue::Str);
+                        (k.clone().into_bytes(), v)
+                    })
+                    .collect(),
+            ),
+            Arg::List(items) => BValue::Array(
+                String::new(),
+                items.iter().map(|t| BValue::Str(t.clone())).collect(),
+            ),
+        }
+    }
+}
 
 /// The interpreter and what the engine keeps of its values.
 pub(crate) struct PerlState {
     interp: Interp,
-    /// Code references made from rule code (compiled once), by source text.
-    subs: HashMap<String, Option<Value>>,
+    /// Code references made from rule code (evaluated once), by source text.
+    subs: HashMap<Bytes, Option<Func>>,
     /// Action-list variables whose value is a Perl reference (for `call`).
-    pub(crate) refs: HashMap<String, Value>,
+    pub(crate) refs: HashMap<String, PVal>,
+    /// The mixed-backend warning was given.
+    warned_mixed: bool,
 }
 
 impl PerlState {
@@ -26,6 +161,7 @@ impl PerlState {
             interp: Interp::new(),
             subs: HashMap::new(),
             refs: HashMap::new(),
+            warned_mixed: false,
         }
     }
 }
@@ -34,26 +170,23 @@ fn to_value(b: &[u8]) -> Value {
     Value::from(String::from_utf8_lossy(b).into_owned())
 }
 
-fn to_bytes(v: &Value) -> Option<Bytes> {
-    v.is_defined().then(|| v.to_string_perl().into_bytes())
+fn one_line(msg: &str) -> String {
+    msg.trim_end().to_string()
 }
 
-fn cache_hashref(vars: Option<&MatchVars>) -> Value {
-    match vars {
-        None => Value::Undef,
-        Some(v) => {
-            let h: PerlHash = v
-                .map
-                .iter()
-                .map(|(k, val)| (k.clone(), val.as_deref().map_or(Value::Undef, to_value)))
-                .collect();
-            Value::hash_ref(h)
-        }
+fn bctx(ctx: Context) -> Ctx {
+    match ctx {
+        Context::Scalar => Ctx::Scalar,
+        Context::List => Ctx::List,
     }
 }
 
-fn one_line(msg: &str) -> String {
-    msg.trim_end().to_string()
+/// Ends rsec as `exit(N)` in SEC's user code ends SEC.
+fn perl_exit(code: i32) -> ! {
+    crate::notice!("Perl code called exit({code}), terminating");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    std::process::exit(code)
 }
 
 impl Engine {
@@ -61,55 +194,125 @@ impl Engine {
         self.perl.get_or_insert_with(PerlState::new)
     }
 
-    /// The code reference that `code` evaluates to (SEC evaluates such code once, when it
-    /// loads the rule); None, logged, if it does not give one.
-    pub(crate) fn code_ref(&mut self, code: &str) -> Option<Value> {
-        if let Some(v) = self.perl_state().subs.get(code) {
-            return v.clone();
+    /// True when all Perl code goes to the bridge (see the module doc).
+    fn bridge_all(&self) -> bool {
+        self.opts.perl == PerlMode::Auto && self.opts.perl_bridge
+    }
+
+    /// Whether code the native interpreter refused (with `kind`) may run in the bridge.
+    fn may_bridge(&mut self, kind: &ErrorKind, code: &[u8]) -> bool {
+        let refused = matches!(kind, ErrorKind::Unsupported | ErrorKind::Syntax);
+        if !(refused && self.opts.perl == PerlMode::Auto && bridge::perl_available()) {
+            return false;
         }
         let st = self.perl_state();
-        let result = st
-            .interp
-            .compile(code)
-            .and_then(|c| st.interp.eval(&c, Context::Scalar));
-        let value = match result {
-            Ok(vals) => match vals.into_iter().next() {
-                Some(v @ Value::CodeRef(_)) => Some(v),
-                other => {
+        if !st.warned_mixed && *kind == ErrorKind::Unsupported {
+            st.warned_mixed = true;
+            crate::warn!(
+                "Perl code '{}' runs in perl while the other Perl code of the rules runs \
+                 natively: package variables are not shared between them",
+                String::from_utf8_lossy(code)
+            );
+        }
+        true
+    }
+
+    /// Evaluates `code` as Perl's string `eval` in `ctx`.
+    fn perl_eval(&mut self, code: &[u8], ctx: Context) -> Result<Vec<PVal>, String> {
+        if !self.bridge_all() {
+            let text = String::from_utf8_lossy(code);
+            let st = self.perl_state();
+            let r = st
+                .interp
+                .compile(&text)
+                .and_then(|c| st.interp.eval(&c, ctx));
+            st.interp.flush();
+            match r {
+                Ok(v) => return Ok(v.into_iter().map(PVal::Native).collect()),
+                Err(e) => match e.kind {
+                    ErrorKind::Exit(c) => perl_exit(c),
+                    ref k if self.may_bridge(k, code) => {}
+                    _ => return Err(one_line(&e.to_string())),
+                },
+            }
+        }
+        bridged(bridge::eval(code, bctx(ctx)))
+    }
+
+    /// Calls `f` with `args` in `ctx`.
+    fn perl_call(&mut self, f: &Func, args: &[Arg], ctx: Context) -> Result<Vec<PVal>, String> {
+        match f {
+            Func::Native(f) => {
+                let args = args.iter().map(Arg::native).collect();
+                let st = self.perl_state();
+                let r = st.interp.call(f, args, ctx);
+                st.interp.flush();
+                match r {
+                    Ok(v) => Ok(v.into_iter().map(PVal::Native).collect()),
+                    Err(e) => match e.kind {
+                        ErrorKind::Exit(c) => perl_exit(c),
+                        _ => Err(one_line(&e.to_string())),
+                    },
+                }
+            }
+            Func::Bridge(f) => {
+                let args: Vec<BValue> = args.iter().map(Arg::bridged).collect();
+                bridged(bridge::call(f, &args, bctx(ctx)))
+            }
+        }
+    }
+
+    /// The code reference that `code` evaluates to (SEC evaluates such code once, when it
+    /// loads the rule); None, logged, if it does not give one.
+    pub(crate) fn code_ref(&mut self, code: &[u8]) -> Option<Func> {
+        let bridge_all = self.bridge_all();
+        if let Some(v) = self.perl_state().subs.get(code) {
+            match v {
+                // the perl child was restarted: its code references are gone
+                Some(Func::Bridge(BValue::Code(_, _, g))) if *g != bridge::generation() => {}
+                // a reload moved the ruleset's Perl to the bridge
+                Some(Func::Native(_)) if bridge_all => {}
+                other => return other.clone(),
+            }
+        }
+        let value = match self.perl_eval(code, Context::Scalar) {
+            Ok(vals) => match vals.first().and_then(PVal::func) {
+                Some(f) => Some(f),
+                None => {
                     crate::err!(
-                        "Eval '{code}' didn't return a code reference: {}",
-                        other.map_or("undef".to_string(), |v| v.to_string_perl())
+                        "Eval '{}' didn't return a code reference: {}",
+                        String::from_utf8_lossy(code),
+                        vals.first()
+                            .and_then(PVal::to_bytes)
+                            .map_or("undef".to_string(), |b| String::from_utf8_lossy(&b)
+                                .into_owned())
                     );
                     None
                 }
             },
             Err(e) => {
                 crate::err!(
-                    "Eval '{code}' didn't return a code reference: {}",
-                    one_line(&e.to_string())
+                    "Eval '{}' didn't return a code reference: {e}",
+                    String::from_utf8_lossy(code)
                 );
                 None
             }
         };
-        self.perl_state()
-            .subs
-            .insert(code.to_string(), value.clone());
+        self.perl_state().subs.insert(code.to_vec(), value.clone());
         value
     }
 
-    fn call_perl(
-        &mut self,
-        f: &Value,
-        args: Vec<Value>,
-        ctx: Context,
-    ) -> Result<Vec<Value>, String> {
-        let r = self
-            .perl_state()
-            .interp
-            .call(f, args, ctx)
-            .map_err(|e| one_line(&e.to_string()));
-        self.perl_state().interp.flush();
-        r
+    fn cache_arg(&self, name: &[u8]) -> Arg {
+        Arg::Cache(
+            self.cache
+                .get(String::from_utf8_lossy(name).as_ref())
+                .map(|v| {
+                    v.map
+                        .iter()
+                        .map(|(k, val)| (k.clone(), val.clone()))
+                        .collect()
+                }),
+        )
     }
 
     /// A PerlFunc (or NPerlFunc) pattern against the current buffers.
@@ -120,14 +323,14 @@ impl Engine {
         negate: bool,
         varmap: &[crate::config::VarMapEntry],
     ) -> Option<MatchVars> {
-        let f = self.code_ref(&String::from_utf8_lossy(code))?;
+        let f = self.code_ref(code)?;
         let (ls, srcs) = self.buffers.lines(lines);
-        let mut args: Vec<Value> = ls.iter().map(|l| to_value(l)).collect();
-        args.extend(
-            srcs.iter()
-                .map(|s| s.as_deref().map_or(Value::Undef, Value::str)),
-        );
-        let result = match self.call_perl(&f, args, Context::List) {
+        let mut args: Vec<Arg> = ls.iter().map(|l| Arg::Str(l.to_vec())).collect();
+        args.extend(srcs.iter().map(|s| match s.as_deref() {
+            Some(s) => Arg::Str(s.as_bytes().to_vec()),
+            None => Arg::Undef,
+        }));
+        let result = match self.perl_call(&f, &args, Context::List) {
             Ok(r) => r,
             Err(e) => {
                 let kind = if negate { "NPerlFunc" } else { "PerlFunc" };
@@ -143,13 +346,16 @@ impl Engine {
         let src = self.buffers.source(lines);
         let mut v = MatchVars::default();
         if !negate {
-            if let [Value::HashRef(h)] = result.as_slice() {
-                for (k, val) in h.borrow().iter() {
-                    v.set(k.clone(), to_bytes(val));
+            match result.as_slice() {
+                [one] if one.hash_pairs().is_some() => {
+                    for (k, val) in one.hash_pairs().unwrap_or_default() {
+                        v.set(k, val);
+                    }
                 }
-            } else {
-                for (i, val) in result.iter().enumerate() {
-                    v.set((i + 1).to_string(), to_bytes(val));
+                _ => {
+                    for (i, val) in result.iter().enumerate() {
+                        v.set((i + 1).to_string(), val.to_bytes());
+                    }
                 }
             }
         }
@@ -179,23 +385,27 @@ impl Engine {
         Some(v)
     }
 
-    /// A `params -> code` or `params :> code` operand.
-    pub(crate) fn perl_ccode(&mut self, params: &[Bytes], code: &str, cache: bool) -> bool {
-        let Some(f) = self.code_ref(code) else {
-            return false;
-        };
-        let args: Vec<Value> = params
+    fn args_of(&self, params: &[Bytes], cache: bool) -> Vec<Arg> {
+        params
             .iter()
             .map(|p| {
                 if cache {
-                    cache_hashref(self.cache.get(String::from_utf8_lossy(p).as_ref()))
+                    self.cache_arg(p)
                 } else {
-                    to_value(p)
+                    Arg::Str(p.clone())
                 }
             })
-            .collect();
-        match self.call_perl(&f, args, Context::Scalar) {
-            Ok(r) => r.first().is_some_and(Value::truthy),
+            .collect()
+    }
+
+    /// A `params -> code` or `params :> code` operand.
+    pub(crate) fn perl_ccode(&mut self, params: &[Bytes], code: &str, cache: bool) -> bool {
+        let Some(f) = self.code_ref(code.as_bytes()) else {
+            return false;
+        };
+        let args = self.args_of(params, cache);
+        match self.perl_call(&f, &args, Context::Scalar) {
+            Ok(r) => r.first().is_some_and(PVal::truthy),
             Err(e) => {
                 crate::err!("Context expression runtime error: {e}");
                 false
@@ -203,21 +413,14 @@ impl Engine {
         }
     }
 
-    /// A `= code` operand: compiled (cached by its text) and run in scalar context.
+    /// A `= code` operand, run in scalar context.
     pub(crate) fn perl_ecode(&mut self, code: &[u8]) -> bool {
-        let code = String::from_utf8_lossy(code).into_owned();
-        let st = self.perl_state();
-        let r = st
-            .interp
-            .compile(&code)
-            .and_then(|c| st.interp.eval(&c, Context::Scalar));
-        st.interp.flush();
-        match r {
-            Ok(v) => v.first().is_some_and(Value::truthy),
+        match self.perl_eval(code, Context::Scalar) {
+            Ok(v) => v.first().is_some_and(PVal::truthy),
             Err(e) => {
                 crate::err!(
-                    "Error evaluating code '{code}': {}",
-                    one_line(&e.to_string())
+                    "Error evaluating code '{}': {e}",
+                    String::from_utf8_lossy(code)
                 );
                 false
             }
@@ -226,12 +429,12 @@ impl Engine {
 
     /// An egptype PerlFunc/NPerlFunc test of the group string and its tokens.
     pub(crate) fn perl_egpattern(&mut self, code: &[u8], group: &[u8], tokens: &[Bytes]) -> bool {
-        let Some(f) = self.code_ref(&String::from_utf8_lossy(code)) else {
+        let Some(f) = self.code_ref(code) else {
             return false;
         };
-        let toks = Value::array_ref(tokens.iter().map(|t| to_value(t)).collect());
-        match self.call_perl(&f, vec![to_value(group), toks], Context::Scalar) {
-            Ok(r) => r.first().is_some_and(Value::truthy),
+        let args = [Arg::Str(group.to_vec()), Arg::List(tokens.to_vec())];
+        match self.perl_call(&f, &args, Context::Scalar) {
+            Ok(r) => r.first().is_some_and(PVal::truthy),
             Err(e) => {
                 crate::err!("Event group pattern runtime error: {e}");
                 false
@@ -239,68 +442,59 @@ impl Engine {
         }
     }
 
-    fn store_result(&mut self, var: &str, values: Vec<Value>, keep_single: bool) {
-        self.perl_state().refs.remove(var);
+    fn store_result(&mut self, var: &str, values: Vec<PVal>, keep_single: bool) {
+        if let Some(PVal::Bridge(old)) = self.perl_state().refs.remove(var) {
+            bridge::free(&old);
+        }
         match values.len() {
             0 => {
                 crate::debug!("No value received for variable '%{var}', set to undef");
                 self.vars.insert(var.to_string(), None);
             }
             1 if keep_single => {
-                let v = values.into_iter().next().unwrap_or_default();
-                let b = v.to_string_perl().into_bytes();
-                self.set_var(var, Some(b));
+                let v = values.into_iter().next().expect("one value");
+                self.set_var(var, Some(v.to_bytes().unwrap_or_default()));
                 if v.is_ref() {
                     self.perl_state().refs.insert(var.to_string(), v);
                 }
             }
             _ => {
-                let joined: Vec<String> = values
+                let joined: Vec<Bytes> = values
                     .iter()
-                    .map(|v| {
-                        if v.is_defined() {
-                            v.to_string_perl()
-                        } else {
-                            String::new()
-                        }
-                    })
+                    .map(|v| v.to_bytes().unwrap_or_default())
                     .collect();
-                self.set_var(var, Some(joined.join("\n").into_bytes()));
+                self.set_var(var, Some(joined.join(&b'\n')));
             }
         }
     }
 
     /// `eval %var code`.
     pub(crate) fn perl_eval_action(&mut self, var: &str, code: &[u8]) {
-        let code = String::from_utf8_lossy(code).into_owned();
-        crate::debug!("Evaluating code '{code}' and setting variable '%{var}'");
-        let st = self.perl_state();
-        let r = st
-            .interp
-            .compile(&code)
-            .and_then(|c| st.interp.eval(&c, Context::List));
-        st.interp.flush();
-        match r {
+        let text = String::from_utf8_lossy(code).into_owned();
+        crate::debug!("Evaluating code '{text}' and setting variable '%{var}'");
+        match self.perl_eval(code, Context::List) {
             Ok(values) => self.store_result(var, values, true),
-            Err(e) => crate::err!(
-                "Error evaluating code '{code}': {}",
-                one_line(&e.to_string())
-            ),
+            Err(e) => crate::err!("Error evaluating code '{text}': {e}"),
         }
     }
 
     /// `call %var %ref params`.
     pub(crate) fn perl_call_action(&mut self, var: &str, code_var: &str, params: Vec<Bytes>) {
         crate::debug!("Calling code '%{code_var}->()' and setting variable '%{var}'");
-        let f = match self.perl.as_ref().and_then(|p| p.refs.get(code_var)) {
-            Some(f @ Value::CodeRef(_)) => f.clone(),
-            _ => {
+        let f = match self
+            .perl
+            .as_ref()
+            .and_then(|p| p.refs.get(code_var))
+            .and_then(PVal::func)
+        {
+            Some(f) => f,
+            None => {
                 crate::warn!("Variable '%{code_var}' is not a code reference");
                 return;
             }
         };
-        let args = params.iter().map(|p| to_value(p)).collect();
-        match self.call_perl(&f, args, Context::List) {
+        let args: Vec<Arg> = params.into_iter().map(Arg::Str).collect();
+        match self.perl_call(&f, &args, Context::List) {
             Ok(values) => self.store_result(var, values, false),
             Err(e) => crate::err!("Code '%{code_var}->()' runtime error: {e}"),
         }
@@ -314,23 +508,25 @@ impl Engine {
         code: &[u8],
         cache: bool,
     ) {
-        let code = String::from_utf8_lossy(code).into_owned();
-        let Some(f) = self.code_ref(&code) else {
+        let Some(f) = self.code_ref(code) else {
             return;
         };
-        let args = params
-            .iter()
-            .map(|p| {
-                if cache {
-                    cache_hashref(self.cache.get(String::from_utf8_lossy(p).as_ref()))
-                } else {
-                    to_value(p)
-                }
-            })
-            .collect();
-        match self.call_perl(&f, args, Context::List) {
+        let args = self.args_of(&params, cache);
+        match self.perl_call(&f, &args, Context::List) {
             Ok(values) => self.store_result(var, values, false),
-            Err(e) => crate::err!("Code '{code}' runtime error: {e}"),
+            Err(e) => crate::err!(
+                "Code '{}' runtime error: {e}",
+                String::from_utf8_lossy(code)
+            ),
         }
+    }
+}
+
+/// A bridge result as engine values; `exit` ends rsec.
+fn bridged(r: Result<Vec<BValue>, BError>) -> Result<Vec<PVal>, String> {
+    match r {
+        Ok(v) => Ok(v.into_iter().map(PVal::Bridge).collect()),
+        Err(BError::Exit(c)) => perl_exit(c),
+        Err(e) => Err(e.to_string()),
     }
 }

@@ -24,7 +24,9 @@
 //! Refused with a "not supported by rsec" error although Perl accepts them: recursion and
 //! subroutine calls (`(?R)`, `(?1)`, `(?&n)`, `(?P>n)`), `(?(R)..)`, `(?(DEFINE)..)`,
 //! backtracking verbs other than `(*FAIL)`, `\X`, `\b{..}`, `\N{NAME}`, and variable-length
-//! look-behind other than alternatives of fixed lengths. Known differences: back-references
+//! look-behind other than alternatives of fixed lengths; with `--perl=auto` such patterns
+//! are compiled and matched by real perl through [`crate::perl::bridge`] instead (the only
+//! hook is [`PerlRegex::from_bytes`] and the `bridged` field). Known differences: back-references
 //! are case-sensitive under `/i`; a back-reference to a group that a zero-count loop reset
 //! still sees the old value; `/l` follows Unicode rules (UTF-8 locale); `/u` multi-char
 //! folds (`ß` = `ss`) are not applied.
@@ -96,6 +98,8 @@ pub struct PerlRegex {
     identity: bool,
     names: Vec<(String, usize)>,
     locs: Mutex<Option<regex::bytes::CaptureLocations>>,
+    /// The pattern bytes when perl matches it (a pattern rsec's engines refuse).
+    bridged: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for PerlRegex {
@@ -121,6 +125,7 @@ impl Clone for PerlRegex {
             identity: self.identity,
             names: self.names.clone(),
             locs: Mutex::new(None),
+            bridged: self.bridged.clone(),
         }
     }
 }
@@ -136,6 +141,45 @@ impl PerlRegex {
     /// Like [`PerlRegex::new`], for a pattern that is not valid UTF-8 (every byte is
     /// one pattern character, as in Perl).
     pub fn from_bytes(pattern: &[u8]) -> Result<PerlRegex, String> {
+        match PerlRegex::from_bytes_native(pattern) {
+            Err(e)
+                if e.contains("not supported by rsec") && crate::perl::bridge::regex_fallback() =>
+            {
+                PerlRegex::bridged(pattern, e)
+            }
+            r => r,
+        }
+    }
+
+    /// A pattern that perl compiles and matches through the bridge; `native_err` is the
+    /// reason rsec's own engines refused it.
+    fn bridged(pattern: &[u8], native_err: String) -> Result<PerlRegex, String> {
+        use crate::perl::bridge::{regex_compile, BError};
+        let group_count = match regex_compile(pattern) {
+            Ok(n) => n,
+            Err(BError::Die(m)) => return Err(m.trim_end().to_string()),
+            Err(e) => return Err(format!("{native_err} ({e})")),
+        };
+        let mut names = scan_names(pattern);
+        if names.iter().any(|(_, g)| *g > group_count) {
+            names.clear();
+        }
+        Ok(PerlRegex {
+            pattern: String::from_utf8_lossy(pattern).into_owned(),
+            primary: None,
+            fallback: None,
+            nl_sensitive: false,
+            group_count,
+            ext_of_int: (1..=group_count).collect(),
+            shadows: Vec::new(),
+            identity: true,
+            names,
+            locs: Mutex::new(None),
+            bridged: Some(pattern.to_vec()),
+        })
+    }
+
+    fn from_bytes_native(pattern: &[u8]) -> Result<PerlRegex, String> {
         let parsed = parse::parse(pattern)?;
         let (root, ext_of_int, shadows) = ast::lower(parsed.root, &parsed.ext_of_int);
         let needs_fallback = root.needs_fallback();
@@ -192,6 +236,7 @@ impl PerlRegex {
             identity,
             names: parsed.names,
             locs: Mutex::new(None),
+            bridged: None,
         })
     }
 
@@ -254,6 +299,32 @@ impl PerlRegex {
         self.primary.is_none()
     }
 
+    /// True when real perl matches the pattern (through the bridge).
+    pub fn uses_perl(&self) -> bool {
+        self.bridged.is_some()
+    }
+
+    /// Matches through the bridge (a failure is logged and counts as no match).
+    fn perl_captures(
+        &self,
+        pat: &[u8],
+        hay: &[u8],
+        locs: &mut Vec<Option<(usize, usize)>>,
+    ) -> bool {
+        match crate::perl::bridge::regex_match(pat, hay) {
+            Ok(Some(l)) => {
+                locs.extend(l);
+                locs.resize(self.group_count + 1, None);
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                crate::err!("Regular expression '{}' failed in perl: {e}", self.pattern);
+                false
+            }
+        }
+    }
+
     fn primary_for(&self, hay: &[u8]) -> Option<&regex::bytes::Regex> {
         match &self.primary {
             Some(p) if !(self.nl_sensitive && hay.last() == Some(&b'\n')) => p.get(),
@@ -263,6 +334,9 @@ impl PerlRegex {
 
     /// True when the pattern matches somewhere in `hay`.
     pub fn is_match(&self, hay: &[u8]) -> bool {
+        if let Some(p) = &self.bridged {
+            return self.perl_captures(p, hay, &mut Vec::new());
+        }
         if let Some(re) = self.primary_for(hay) {
             return re.is_match(hay);
         }
@@ -279,6 +353,9 @@ impl PerlRegex {
     /// when there is no match.
     pub fn captures_into(&self, hay: &[u8], locs: &mut Vec<Option<(usize, usize)>>) -> bool {
         locs.clear();
+        if let Some(p) = &self.bridged {
+            return self.perl_captures(p, hay, locs);
+        }
         if let Some(re) = self.primary_for(hay) {
             return self.primary_captures(re, hay, locs);
         }
@@ -357,6 +434,68 @@ impl PerlRegex {
         self.fill(cl.len(), |i| cl.get(i), locs);
         true
     }
+}
+
+/// The named groups of a pattern that perl matches, numbered as perl numbers them. A plain
+/// scan: escapes, character classes and `(?#...)` comments are skipped; branch reset
+/// `(?|...)` and `/x` comments are not understood (the caller drops the names when the
+/// numbers do not fit perl's group count).
+fn scan_names(p: &[u8]) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    let mut n = 0;
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            b'\\' => i += 1,
+            b'[' => {
+                i += 1;
+                if p.get(i) == Some(&b'^') {
+                    i += 1;
+                }
+                if p.get(i) == Some(&b']') {
+                    i += 1;
+                }
+                while i < p.len() && p[i] != b']' {
+                    if p[i] == b'\\' {
+                        i += 1;
+                    } else if p[i] == b'[' && p.get(i + 1) == Some(&b':') {
+                        if let Some(e) = p[i + 2..].windows(2).position(|w| w == b":]") {
+                            i += e + 3;
+                        }
+                    }
+                    i += 1;
+                }
+            }
+            b'(' => {
+                let rest = &p[i + 1..];
+                let name_at = if rest.starts_with(b"?P<") {
+                    Some(3)
+                } else if rest.starts_with(b"?'")
+                    || (rest.starts_with(b"?<") && !matches!(rest.get(2), Some(b'=' | b'!')))
+                {
+                    Some(2)
+                } else {
+                    None
+                };
+                if rest.starts_with(b"?#") {
+                    i += rest.iter().position(|&c| c == b')').unwrap_or(rest.len());
+                } else if let Some(at) = name_at {
+                    n += 1;
+                    let name: Vec<u8> = rest[at..]
+                        .iter()
+                        .take_while(|&&c| c != b'>' && c != b'\'')
+                        .copied()
+                        .collect();
+                    out.push((String::from_utf8_lossy(&name).into_owned(), n));
+                } else if !matches!(rest.first(), Some(b'?' | b'*')) {
+                    n += 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
 }
 
 /// Maps bytes to a `&str` of Latin-1 chars; with `want_map`, also returns the original

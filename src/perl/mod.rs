@@ -56,6 +56,7 @@
 //! ```
 
 mod ast;
+pub mod bridge;
 mod builtins;
 mod eval;
 mod parse;

@@ -170,17 +170,10 @@ fn unix_now() -> i64 {
 const PENDING_OPTIONS: &[&str] = &[
     "ruleperf",
     "dialect",
-    "perl",
-    "time-source",
-    "tz",
-    "reorder-window",
-    "late",
     "state",
     "state-interval",
     "input-format",
     "match-field",
-    "timestamp-regex",
-    "timestamp-format",
 ];
 
 fn log_pending_options(opts: &Options) {

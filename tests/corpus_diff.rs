@@ -27,8 +27,7 @@
 //! in their working dir, and the `loggrep` log lines. `%t`-style timestamps and epoch numbers
 //! are masked since the two programs run a few milliseconds apart.
 //!
-//! Corpus files that need the Perl interpreter (not yet in rsec) are listed in `EXCLUDED` with
-//! the reason, and printed. A corpus file that is neither run nor excluded fails the test.
+//! Corpus files run by another test are listed in `EXCLUDED` with the reason, and printed. A corpus file that is neither run nor excluded fails the test.
 //!
 //! Environment: `RSEC_CORPUS=glob[,glob]` selects cases; `RSEC_SEC_BIN` picks SEC;
 //! `RSEC_CORPUS_SHOW=1` prints both programs' outputs for every case.
@@ -49,24 +48,15 @@ use std::time::{Duration, Instant};
 const EXCLUDED: &[(&str, &str)] = &[
     (
         "sec-rulesets/parsing-json/parse-json.sec",
-        "Perl: eval action (require SecJson.pm) and a PerlFunc pattern",
+        "run by tests/perl_bridge.rs (needs the perl bridge: require SecJson.pm)",
     ),
     (
         "sec-rulesets/tutorial-read-from-file.sec",
-        "Perl: lcall action, =( ) Perl contexts and eval actions in every rule",
+        "run by tests/perl_bridge.rs (needs the perl bridge: reads files from Perl)",
     ),
     (
         "sec-rulesets/portscan.sec",
-        "Perl: eval actions maintaining a Perl hash, on every rule",
-    ),
-    (
-        "sec-man-examples/example2-iptables.rules",
-        "Perl: both rules use :> Perl-function contexts on the Cached IPTABLES match \
-         (and the events come from main.rules' PerlFunc Jump); loaded, not exercised",
-    ),
-    (
-        "sec-man-examples/example2-ssh-login.rules",
-        "Perl: all three rules use :> / -> Perl-function contexts; loaded, not exercised",
+        "run by tests/perl_bridge.rs (natively and through the perl bridge)",
     ),
 ];
 

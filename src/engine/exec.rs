@@ -353,23 +353,12 @@ impl Engine {
                         }
                     }
                 };
-                let Some(id) = self.contexts.id(&name) else {
-                    crate::warn!(
-                        "Context '{}' does not exist, can't change settings",
-                        text(&name)
-                    );
+                let Some(id) = self.changeable(&name, "set", "can't change settings") else {
                     return 1;
                 };
                 let Some(r) = self.contexts.record_mut(id) else {
                     return 1;
                 };
-                if r.internal {
-                    crate::warn!(
-                        "Invalid use of set action for internal context '{}'",
-                        text(&name)
-                    );
-                    return 1;
-                }
                 if let Some(lt) = lt {
                     r.ctime = now;
                     r.lifetime = lt;
@@ -575,23 +564,12 @@ impl Engine {
                     );
                     return 1;
                 };
-                let Some(id) = self.contexts.id(&name) else {
-                    crate::warn!(
-                        "Context '{}' does not exist, can't set lifetime",
-                        text(&name)
-                    );
+                let Some(id) = self.changeable(&name, "setltime", "can't set lifetime") else {
                     return 1;
                 };
                 let Some(r) = self.contexts.record_mut(id) else {
                     return 1;
                 };
-                if r.internal {
-                    crate::warn!(
-                        "Invalid use of setltime action for internal context '{}'",
-                        text(&name)
-                    );
-                    return 1;
-                }
                 r.lifetime = lt;
                 let stale = lt != 0 && now - r.ctime > lt;
                 self.schedule_context(id);
@@ -837,6 +815,23 @@ impl Engine {
             Action::Continue => return 0,
         }
         1
+    }
+
+    /// The context an action is about to change: None (logged as SEC logs it) when it does
+    /// not exist (`missing` says what cannot be done) or is internal.
+    fn changeable(&self, name: &[u8], action: &str, missing: &str) -> Option<usize> {
+        let Some(id) = self.contexts.id(name) else {
+            crate::warn!("Context '{}' does not exist, {missing}", text(name));
+            return None;
+        };
+        if self.contexts.record(id).is_some_and(|r| r.internal) {
+            crate::warn!(
+                "Invalid use of {action} action for internal context '{}'",
+                text(name)
+            );
+            return None;
+        }
+        Some(id)
     }
 
     /// Substitutes action-list variables into a command; with `--quoting`, `%s` is

@@ -399,12 +399,9 @@ impl Engine {
                     self.ops.remove(key);
                     self.exec_list(&list, &desc);
                 } else {
-                    while times.front().is_some_and(|t| *t < cutoff) {
-                        times.pop_front();
-                    }
-                    match times.front() {
+                    match slide(times, cutoff) {
                         Some(t) => {
-                            op.time = *t;
+                            op.time = t;
                             self.schedule_op(key);
                         }
                         None => {
@@ -425,12 +422,9 @@ impl Engine {
                     self.ops.remove(key);
                     self.exec_list(&list, &d2);
                 } else {
-                    while times.front().is_some_and(|t| *t < cutoff) {
-                        times.pop_front();
-                    }
-                    match times.front() {
+                    match slide(times, cutoff) {
                         Some(t) => {
-                            op.time = *t;
+                            op.time = t;
                             self.schedule_op(key);
                         }
                         None => {
@@ -904,6 +898,15 @@ impl Engine {
         }
         self.exec_list(&list, &desc);
     }
+}
+
+/// Drops the event times older than `cutoff`; the earliest time left is the new window
+/// start (None: the window is empty).
+fn slide(times: &mut VecDeque<i64>, cutoff: i64) -> Option<i64> {
+    while times.front().is_some_and(|t| *t < cutoff) {
+        times.pop_front();
+    }
+    times.front().copied()
 }
 
 /// An operation key as SEC prints it: `file | number | desc`.

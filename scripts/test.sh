@@ -13,4 +13,4 @@ if ! command -v sec >/dev/null 2>&1; then
 fi
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
-cargo test --all-targets
+cargo test

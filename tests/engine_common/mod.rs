@@ -240,7 +240,8 @@ pub fn load_case(dir: &Path) -> Result<Case, String> {
         .unwrap_or_default()
         .trim()
         .to_string();
-    let listens = parse_setup(&meta_lines(&dir.join("setup"))).map_err(|e| format!("{name}: {e}"))?;
+    let listens =
+        parse_setup(&meta_lines(&dir.join("setup"))).map_err(|e| format!("{name}: {e}"))?;
     Ok(Case {
         name,
         dir: dir.to_path_buf(),

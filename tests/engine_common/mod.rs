@@ -10,13 +10,13 @@ use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Files of a case directory that are metadata, not files for the programs' working dir.
-const META_FILES: &[&str] = &["input", "args", "compare", "README"];
+const META_FILES: &[&str] = &["input", "args", "compare", "README", "setup"];
 
 /// Default time stdin stays open after the last directive.
 const DEFAULT_HOLD: f64 = 1.5;
@@ -78,6 +78,50 @@ pub struct Case {
     pub directives: Vec<Directive>,
     pub hold: f64,
     pub readme: String,
+    /// Sockets the runner listens on for each program run (`setup` file).
+    pub listens: Vec<Listen>,
+}
+
+/// Kind of a `listen` line of a `setup` file.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ListenKind {
+    UnixDgram,
+    UnixStream,
+    Udp,
+    Tcp,
+}
+
+/// `listen KIND ADDR OUT`: a socket opened before the program starts; what arrives is written
+/// to the file OUT of the working dir once the program has exited.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listen {
+    pub kind: ListenKind,
+    /// Socket path (relative to the working dir) for unix kinds; placeholder name for udp/tcp.
+    pub addr: String,
+    pub out: String,
+}
+
+fn parse_setup(lines: &[String]) -> Result<Vec<Listen>, String> {
+    let mut v = Vec::new();
+    for l in lines {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        let kind = match w.as_slice() {
+            ["listen", k, _, _] => match *k {
+                "unix-dgram" => ListenKind::UnixDgram,
+                "unix-stream" => ListenKind::UnixStream,
+                "udp" => ListenKind::Udp,
+                "tcp" => ListenKind::Tcp,
+                _ => return Err(format!("setup: unknown socket kind '{k}'")),
+            },
+            _ => return Err(format!("setup: bad line '{l}'")),
+        };
+        v.push(Listen {
+            kind,
+            addr: w[2].to_string(),
+            out: w[3].to_string(),
+        });
+    }
+    Ok(v)
 }
 
 fn read_lines(p: &Path) -> Vec<String> {
@@ -196,6 +240,8 @@ pub fn load_case(dir: &Path) -> Result<Case, String> {
         .unwrap_or_default()
         .trim()
         .to_string();
+    let listens =
+        parse_setup(&meta_lines(&dir.join("setup"))).map_err(|e| format!("{name}: {e}"))?;
     Ok(Case {
         name,
         dir: dir.to_path_buf(),
@@ -205,6 +251,7 @@ pub fn load_case(dir: &Path) -> Result<Case, String> {
         directives,
         hold,
         readme,
+        listens,
     })
 }
 
@@ -387,6 +434,164 @@ impl Collector {
     }
 }
 
+/// How often listener threads look at their stop flag.
+const LISTEN_POLL: Duration = Duration::from_millis(50);
+
+/// The sockets of a case's `setup` file, listening for one program run.
+struct Listeners {
+    stop: Arc<AtomicBool>,
+    handles: Vec<thread::JoinHandle<()>>,
+}
+
+impl Listeners {
+    /// Let in-flight data arrive, then stop listening and write every OUT file.
+    fn finish(self) {
+        if self.handles.is_empty() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(300));
+        self.stop.store(true, Ordering::SeqCst);
+        for h in self.handles {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Datagrams, one line each (the datagram's bytes followed by `\n`).
+fn dgram_loop(
+    mut recv: impl FnMut(&mut [u8]) -> std::io::Result<usize>,
+    stop: Arc<AtomicBool>,
+    out: PathBuf,
+) {
+    let mut data = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        match recv(&mut buf) {
+            Ok(n) => {
+                data.extend_from_slice(&buf[..n]);
+                data.push(b'\n');
+            }
+            Err(_) if !stop.load(Ordering::SeqCst) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = fs::write(out, data);
+}
+
+/// Read one connection until EOF (true) or until told to stop (false).
+fn read_conn(mut c: Box<dyn Read + Send>, stop: Arc<AtomicBool>) -> (Vec<u8>, bool) {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => return (data, true),
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) && !stop.load(Ordering::SeqCst) => {}
+            Err(_) => return (data, false),
+        }
+    }
+}
+
+/// Connections in accept order: `<connection>\n`, the bytes received, then `<eof>\n` if the
+/// peer closed it (or `<open>\n` if it was still open when the program had exited).
+fn stream_loop(
+    mut accept: impl FnMut() -> std::io::Result<Box<dyn Read + Send>>,
+    stop: Arc<AtomicBool>,
+    out: PathBuf,
+) {
+    let mut conns = Vec::new();
+    loop {
+        match accept() {
+            Ok(c) => {
+                let st = stop.clone();
+                conns.push(thread::spawn(move || read_conn(c, st)));
+            }
+            Err(_) if !stop.load(Ordering::SeqCst) => thread::sleep(LISTEN_POLL / 5),
+            Err(_) => break,
+        }
+    }
+    let mut data = Vec::new();
+    for h in conns {
+        let (bytes, eof) = h.join().unwrap_or_default();
+        data.extend_from_slice(b"<connection>\n");
+        data.extend_from_slice(&bytes);
+        data.extend_from_slice(if eof { b"<eof>\n" } else { b"<open>\n" });
+    }
+    let _ = fs::write(out, data);
+}
+
+/// Open the case's `listen` sockets for a run in `workdir`, and replace each udp/tcp
+/// placeholder `%NAME%` in the working dir's copies of the case files by the port.
+fn open_listeners(case: &Case, workdir: &Path) -> std::io::Result<Listeners> {
+    use std::net::{TcpListener, UdpSocket};
+    use std::os::unix::net::{UnixDatagram, UnixListener};
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut handles = Vec::new();
+    let mut ports = Vec::new();
+    for l in &case.listens {
+        let out = workdir.join(&l.out);
+        let st = stop.clone();
+        match l.kind {
+            ListenKind::UnixDgram => {
+                let s = UnixDatagram::bind(workdir.join(&l.addr))?;
+                s.set_read_timeout(Some(LISTEN_POLL))?;
+                handles.push(thread::spawn(move || dgram_loop(|b| s.recv(b), st, out)));
+            }
+            ListenKind::Udp => {
+                let s = UdpSocket::bind("127.0.0.1:0")?;
+                ports.push((l.addr.clone(), s.local_addr()?.port()));
+                s.set_read_timeout(Some(LISTEN_POLL))?;
+                handles.push(thread::spawn(move || dgram_loop(|b| s.recv(b), st, out)));
+            }
+            ListenKind::UnixStream => {
+                let li = UnixListener::bind(workdir.join(&l.addr))?;
+                li.set_nonblocking(true)?;
+                let accept = move || -> std::io::Result<Box<dyn Read + Send>> {
+                    let (c, _) = li.accept()?;
+                    c.set_nonblocking(false)?;
+                    c.set_read_timeout(Some(LISTEN_POLL))?;
+                    Ok(Box::new(c))
+                };
+                handles.push(thread::spawn(move || stream_loop(accept, st, out)));
+            }
+            ListenKind::Tcp => {
+                let li = TcpListener::bind("127.0.0.1:0")?;
+                ports.push((l.addr.clone(), li.local_addr()?.port()));
+                li.set_nonblocking(true)?;
+                let accept = move || -> std::io::Result<Box<dyn Read + Send>> {
+                    let (c, _) = li.accept()?;
+                    c.set_nonblocking(false)?;
+                    c.set_read_timeout(Some(LISTEN_POLL))?;
+                    Ok(Box::new(c))
+                };
+                handles.push(thread::spawn(move || stream_loop(accept, st, out)));
+            }
+        }
+    }
+    if !ports.is_empty() {
+        for f in &case.files {
+            let p = workdir.join(f);
+            let Ok(text) = fs::read_to_string(&p) else {
+                continue;
+            };
+            let mut new = text.clone();
+            for (name, port) in &ports {
+                new = new.replace(&format!("%{name}%"), &port.to_string());
+            }
+            if new != text {
+                fs::write(&p, new)?;
+            }
+        }
+    }
+    Ok(Listeners { stop, handles })
+}
+
 /// A started program.
 struct Running {
     child: Child,
@@ -394,12 +599,21 @@ struct Running {
     out: Collector,
     err: Collector,
     workdir: PathBuf,
+    listeners: Listeners,
 }
 
 fn start(prog: &Path, case: &Case, workdir: &Path) -> std::io::Result<Running> {
     use std::os::unix::process::CommandExt;
+    let listeners = open_listeners(case, workdir)?;
+    // The working dir comes first on PATH, so that a case's stub scripts shadow commands.
+    let mut path = std::ffi::OsString::from(workdir);
+    if let Some(p) = std::env::var_os("PATH") {
+        path.push(":");
+        path.push(p);
+    }
     let mut cmd = Command::new(prog);
     cmd.args(&case.argv)
+        .env("PATH", path)
         .current_dir(workdir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -415,6 +629,7 @@ fn start(prog: &Path, case: &Case, workdir: &Path) -> std::io::Result<Running> {
         out,
         err,
         workdir: workdir.to_path_buf(),
+        listeners,
     })
 }
 
@@ -439,6 +654,7 @@ fn finish(mut r: Running) -> RunOutput {
             Err(e) => break format!("wait error {e}"),
         }
     };
+    r.listeners.finish();
     // Children the program left behind (same process group) would keep the pipes open.
     let stdout = r.out.finish(Duration::from_secs(3));
     kill_group(&r.child, nix::sys::signal::Signal::SIGKILL);

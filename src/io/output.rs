@@ -125,6 +125,8 @@ struct Stream {
     connected: bool,
     started: Instant,
     pending: Vec<u8>,
+    /// The first string of those in `pending`: SEC names it when sending fails.
+    first: Vec<u8>,
 }
 
 impl Stream {
@@ -432,6 +434,9 @@ impl Outputs {
         let Some(stream) = self.streams(kind).get_mut(target) else {
             return self.open_stream(kind, target, text);
         };
+        if stream.pending.is_empty() {
+            stream.first = text.to_vec();
+        }
         stream.pending.extend_from_slice(text);
         if !stream.connected {
             return;
@@ -512,6 +517,7 @@ impl Outputs {
             connected,
             started: Instant::now(),
             pending: text.to_vec(),
+            first: text.to_vec(),
         };
         if connected {
             if let Err(e) = stream.flush() {
@@ -655,7 +661,7 @@ impl Outputs {
                     if let Some(e) = failure {
                         debug!(
                             "Error when sending event '{}' to {} '{}' ({})",
-                            show(&stream.pending),
+                            show(&stream.first),
                             kind.peer(),
                             name,
                             errstr(&e)
@@ -697,7 +703,7 @@ impl Outputs {
                     if let Err(e) = stream.flush() {
                         debug!(
                             "Error when sending event '{}' to {} '{}' ({})",
-                            show(&stream.pending),
+                            show(&stream.first),
                             kind.peer(),
                             name,
                             errstr(&e)

@@ -22,20 +22,6 @@ use crate::engine::{
 };
 use crate::time::{progress::Progress, EventClock, EventTime, EventTimeConfig, Late};
 
-/// Loads every rule file named by the `--conf` patterns, in order, skipping duplicates.
-pub fn load_rule_files(patterns: &[String], opts: &LoadOptions) -> Vec<RuleFile> {
-    let mut seen = std::collections::HashSet::new();
-    let mut files = Vec::new();
-    for pat in patterns {
-        for name in crate::glob::glob(pat) {
-            if seen.insert(name.clone()) {
-                files.push(config::load_file(&name, opts));
-            }
-        }
-    }
-    files
-}
-
 /// Runs rsec with the given arguments (without the program name); returns the exit status.
 pub fn run(args: Vec<OsString>) -> i32 {
     let base_args = args.clone();

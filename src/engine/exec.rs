@@ -521,36 +521,28 @@ impl Engine {
                         let v = rec.map(|r| r.store.len().to_string().into_bytes());
                         self.set_var(var, v);
                     }
-                    Query::GetAliases => match rec {
-                        Some(r) => {
-                            let v = r.aliases.join(&b'\n');
-                            self.set_var(var, Some(v));
+                    Query::GetAliases | Query::GetLtime | Query::GetCtime => {
+                        let (value, what) = match op {
+                            Query::GetAliases => {
+                                (rec.map(|r| r.aliases.join(&b'\n')), "get aliases")
+                            }
+                            Query::GetLtime => (
+                                rec.map(|r| r.lifetime.to_string().into_bytes()),
+                                "get lifetime",
+                            ),
+                            _ => (
+                                rec.map(|r| r.ctime.to_string().into_bytes()),
+                                "get creation time",
+                            ),
+                        };
+                        match value {
+                            Some(v) => self.set_var(var, Some(v)),
+                            None => crate::warn!(
+                                "Context '{}' does not exist, can't {what}",
+                                text(&name)
+                            ),
                         }
-                        None => crate::warn!(
-                            "Context '{}' does not exist, can't get aliases",
-                            text(&name)
-                        ),
-                    },
-                    Query::GetLtime => match rec {
-                        Some(r) => {
-                            let v = r.lifetime.to_string().into_bytes();
-                            self.set_var(var, Some(v));
-                        }
-                        None => crate::warn!(
-                            "Context '{}' does not exist, can't get lifetime",
-                            text(&name)
-                        ),
-                    },
-                    Query::GetCtime => match rec {
-                        Some(r) => {
-                            let v = r.ctime.to_string().into_bytes();
-                            self.set_var(var, Some(v));
-                        }
-                        None => crate::warn!(
-                            "Context '{}' does not exist, can't get creation time",
-                            text(&name)
-                        ),
-                    },
+                    }
                 }
             }
             Action::SetLtime { name, lifetime } => {

@@ -390,48 +390,31 @@ impl Engine {
             }
             State::Threshold {
                 times,
-                suppress,
-                action2,
+                suppress: false,
                 ..
-            } => {
-                if *suppress {
-                    let list = action2.clone();
-                    self.ops.remove(key);
-                    self.exec_list(&list, &desc);
-                } else {
-                    match slide(times, cutoff) {
-                        Some(t) => {
-                            op.time = t;
-                            self.schedule_op(key);
-                        }
-                        None => {
-                            self.ops.remove(key);
-                        }
-                    }
-                }
             }
-            State::TwoThresholds {
+            | State::TwoThresholds {
                 times,
-                second,
-                desc2,
-                action2,
+                second: false,
                 ..
-            } => {
-                if *second {
-                    let (list, d2) = (action2.clone(), desc2.clone());
-                    self.ops.remove(key);
-                    self.exec_list(&list, &d2);
-                } else {
-                    match slide(times, cutoff) {
-                        Some(t) => {
-                            op.time = t;
-                            self.schedule_op(key);
-                        }
-                        None => {
-                            self.ops.remove(key);
-                        }
-                    }
+            } => match slide(times, cutoff) {
+                Some(t) => {
+                    op.time = t;
+                    self.schedule_op(key);
                 }
+                None => {
+                    self.ops.remove(key);
+                }
+            },
+            State::Threshold { action2, .. } => {
+                let list = action2.clone();
+                self.ops.remove(key);
+                self.exec_list(&list, &desc);
+            }
+            State::TwoThresholds { desc2, action2, .. } => {
+                let (list, d2) = (action2.clone(), desc2.clone());
+                self.ops.remove(key);
+                self.exec_list(&list, &d2);
             }
             State::Group {
                 all,

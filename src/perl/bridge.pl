@@ -36,14 +36,16 @@ for my $fh ($req, $resp) {
     binmode $fh;
 }
 
+# Requests are read through one buffer: a whole request usually takes one sysread.
+my $inbuf = '';
+
 sub read_exact {
     my ($n) = @_;
-    my $buf = '';
-    while (length($buf) < $n) {
-        my $got = sysread($req, $buf, $n - length($buf), length($buf));
+    while (length($inbuf) < $n) {
+        my $got = sysread($req, $inbuf, 65536, length($inbuf));
         return undef if !$got;
     }
-    return $buf;
+    return substr($inbuf, 0, $n, '');
 }
 
 sub send_msg {

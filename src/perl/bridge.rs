@@ -119,7 +119,8 @@ pub enum Ctx {
 struct Server {
     child: Child,
     req: ChildStdin,
-    resp: std::io::PipeReader,
+    /// Buffered: an answer's length and body usually arrive in one read.
+    resp: std::io::BufReader<std::io::PipeReader>,
 }
 
 static SERVER_PROC: Mutex<Option<Server>> = Mutex::new(None);
@@ -194,7 +195,11 @@ fn start() -> Result<Server, String> {
     let req = child.stdin.take().ok_or("no stdin pipe")?;
     GENERATION.fetch_add(1, Ordering::SeqCst);
     crate::debug!("Started the Perl bridge (pid {})", child.id());
-    Ok(Server { child, req, resp })
+    Ok(Server {
+        child,
+        req,
+        resp: std::io::BufReader::new(resp),
+    })
 }
 
 fn put_str(out: &mut Vec<u8>, s: &[u8]) {

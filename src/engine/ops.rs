@@ -95,6 +95,17 @@ pub enum State {
 }
 
 impl Op {
+    /// A new operation whose window starts now (its timer is scheduled when inserted).
+    fn new(now: i64, window: i64, desc: Bytes, state: State) -> Op {
+        Op {
+            time: now,
+            window,
+            scheduled: i64::MIN,
+            desc,
+            state,
+        }
+    }
+
     fn expired(&self, now: i64) -> bool {
         now - self.time > self.window
     }
@@ -209,16 +220,7 @@ impl Engine {
                 let live = self.ops.get(&key).is_some_and(|op| !op.expired(now));
                 if !live {
                     let list = self.actions_for(action, vars, b'$');
-                    self.insert_op(
-                        key,
-                        Op {
-                            time: now,
-                            window: *window,
-                            scheduled: i64::MIN,
-                            desc: desc.clone(),
-                            state: State::Suppress,
-                        },
-                    );
+                    self.insert_op(key, Op::new(now, *window, desc.clone(), State::Suppress));
                     self.exec_list(&list, &desc);
                 }
             }
@@ -238,18 +240,17 @@ impl Engine {
                     let action2 = self.actions_for(action2, vars, b'$');
                     self.insert_op(
                         key.clone(),
-                        Op {
-                            time: now,
-                            window: *window,
-                            scheduled: i64::MIN,
-                            desc: desc.clone(),
-                            state: State::Threshold {
+                        Op::new(
+                            now,
+                            *window,
+                            desc.clone(),
+                            State::Threshold {
                                 times: VecDeque::new(),
                                 suppress: false,
                                 action,
                                 action2,
                             },
-                        },
+                        ),
                     );
                 }
                 let mut fire = None;
@@ -295,19 +296,18 @@ impl Engine {
                     let action2 = self.actions_for(action2, vars, b'$');
                     self.insert_op(
                         key.clone(),
-                        Op {
-                            time: now,
-                            window: *window,
-                            scheduled: i64::MIN,
-                            desc: desc.clone(),
-                            state: State::TwoThresholds {
+                        Op::new(
+                            now,
+                            *window,
+                            desc.clone(),
+                            State::TwoThresholds {
                                 times: VecDeque::new(),
                                 second: false,
                                 action,
                                 desc2,
                                 action2,
                             },
-                        },
+                        ),
                     );
                 }
                 let mut fire = None;
@@ -597,12 +597,11 @@ impl Engine {
         self.remove_pair_op(&key);
         self.insert_op(
             key.clone(),
-            Op {
-                time: now,
-                window: *window,
-                scheduled: i64::MIN,
-                desc: desc.clone(),
-                state: State::Pair {
+            Op::new(
+                now,
+                *window,
+                desc.clone(),
+                State::Pair {
                     with_window: *with_window,
                     action: act1.clone(),
                     pattern2,
@@ -611,7 +610,7 @@ impl Engine {
                     action2: act2,
                     act2_copied,
                 },
-            },
+            ),
         );
         self.pair_ops
             .entry((fi, rule.number))
@@ -771,12 +770,11 @@ impl Engine {
             let action_l = self.actions_for(action, vars, b'$');
             self.insert_op(
                 key.clone(),
-                Op {
-                    time: now,
-                    window: *window,
-                    scheduled: i64::MIN,
-                    desc: desc.clone(),
-                    state: State::Group {
+                Op::new(
+                    now,
+                    *window,
+                    desc.clone(),
+                    State::Group {
                         all: VecDeque::new(),
                         counts: vec![0; events.len()],
                         suppress: false,
@@ -786,7 +784,7 @@ impl Engine {
                         slide: slide_l,
                         end: end_l,
                     },
-                },
+                ),
             );
             self.exec_list(&init_l, &desc);
             match self.ops.get_mut(&key) {

@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::ffi::OsString;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use std::collections::HashMap;
@@ -139,6 +140,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         conf_load_time: now,
         lines: 0,
         per_source: HashMap::new(),
+        last_source: None,
         evt,
     };
     rt.event_loop()
@@ -269,6 +271,9 @@ struct Runtime {
     lines: u64,
     /// Lines read and the internal context, by input source (for the dump).
     per_source: HashMap<String, (u64, Option<String>)>,
+    /// The source of the previous input line and its count so far, not yet added to
+    /// `per_source` (lines mostly come from one source: no lookup per line).
+    last_source: Option<(Arc<str>, Option<Arc<str>>, u64)>,
     /// Event time (`--time-source=event`); None in wall-clock mode.
     evt: Option<EvState>,
 }
@@ -358,15 +363,30 @@ impl Runtime {
     /// One input line through the engine, counted for the dump.
     fn process_input(&mut self, l: InputLine) {
         self.lines += 1;
-        // Looked up first: a String per line for the entry API costs a visible share.
-        let e = match self.per_source.get_mut(&*l.source) {
-            Some(e) => e,
-            None => self.per_source.entry(l.source.to_string()).or_default(),
-        };
-        e.0 += 1;
-        e.1.clone_from(&l.context.as_ref().map(|c| c.to_string()));
+        match &mut self.last_source {
+            Some((src, ctx, n)) if Arc::ptr_eq(src, &l.source) && opt_ptr_eq(ctx, &l.context) => {
+                *n += 1;
+            }
+            _ => {
+                self.flush_source_counts();
+                self.last_source = Some((l.source.clone(), l.context.clone(), 1));
+            }
+        }
         let ctx = l.context.as_ref().map(|c| c.as_bytes().to_vec());
-        self.engine.process(&l.line, Some(l.source), ctx);
+        let spare = self.engine.process_owned(l.line, Some(l.source), ctx);
+        self.inputs.recycle(spare);
+    }
+
+    /// Adds the pending count of the last source to the per-source line counts.
+    fn flush_source_counts(&mut self) {
+        if let Some((src, ctx, n)) = self.last_source.take() {
+            let e = match self.per_source.get_mut(&*src) {
+                Some(e) => e,
+                None => self.per_source.entry(src.to_string()).or_default(),
+            };
+            e.0 += n;
+            e.1 = ctx.map(|c| c.to_string());
+        }
     }
 
     fn internal_event(&mut self, text: &[u8]) {
@@ -550,6 +570,12 @@ impl Runtime {
     }
 
     fn dump_info(&self) -> DumpInfo {
+        let mut counts = self.per_source.clone();
+        if let Some((src, ctx, n)) = &self.last_source {
+            let e = counts.entry(src.to_string()).or_default();
+            e.0 += n;
+            e.1 = ctx.as_ref().map(|c| c.to_string());
+        }
         let positions = self.inputs.positions();
         let inputs = self
             .inputs
@@ -565,7 +591,7 @@ impl Runtime {
                     None if name == "-" => "standard input",
                     None => "unknown",
                 };
-                let (lines, context) = self.per_source.get(&name).cloned().unwrap_or_default();
+                let (lines, context) = counts.get(&name).cloned().unwrap_or_default();
                 InputInfo {
                     offset: positions.iter().find(|p| p.0 == name).map(|p| p.3),
                     stat: meta
@@ -826,5 +852,14 @@ impl Runtime {
             e.time.flush(unix_now());
             self.event_release();
         }
+    }
+}
+
+/// Two optional shared strings that are the same allocation (or both absent).
+fn opt_ptr_eq(a: &Option<Arc<str>>, b: &Option<Arc<str>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
     }
 }

@@ -176,8 +176,30 @@ impl Buffers {
         };
         slot.clear();
         slot.extend_from_slice(line);
-        self.ring.push_back((slot, source.clone()));
+        self.push_slot(slot, source);
+    }
+
+    /// Pushes a line that the caller gives away (no copy); gives back the buffer of the
+    /// line that fell out of the ring, for the caller to reuse.
+    fn push_owned(&mut self, line: Vec<u8>, source: Option<Arc<str>>) -> Vec<u8> {
+        let old = if self.ring.len() >= self.size {
+            self.ring.pop_front().map(|(v, _)| v).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        if self.joint {
+            self.ring.push_back((line, source.clone()));
+            self.current = source;
+        } else {
+            // The per-source rings need their own copy.
+            self.push_slot(line, source);
+        }
+        old
+    }
+
+    fn push_slot(&mut self, slot: Vec<u8>, source: Option<Arc<str>>) {
         if !self.joint {
+            let line = &slot[..];
             let size = self.size;
             let r = self
                 .per
@@ -192,6 +214,7 @@ impl Buffers {
             slot.extend_from_slice(line);
             r.push_back(slot);
         }
+        self.ring.push_back((slot, source.clone()));
         self.current = source;
     }
 
@@ -442,6 +465,26 @@ impl Engine {
     /// Processes one event: an input line (with its source and internal context) or a
     /// synthetic event (source None).
     pub fn process(&mut self, line: &[u8], source: Option<Arc<str>>, context: Option<Bytes>) {
+        self.begin_event(source.as_ref(), context);
+        self.buffers.push(line, source);
+        self.run_event();
+    }
+
+    /// [`Engine::process`] for a line the caller gives away: it goes into the input
+    /// buffer without a copy, and the buffer of an older line comes back for reuse.
+    pub fn process_owned(
+        &mut self,
+        line: Vec<u8>,
+        source: Option<Arc<str>>,
+        context: Option<Bytes>,
+    ) -> Vec<u8> {
+        self.begin_event(source.as_ref(), context);
+        let old = self.buffers.push_owned(line, source);
+        self.run_event();
+        old
+    }
+
+    fn begin_event(&mut self, source: Option<&Arc<str>>, context: Option<Bytes>) {
         if self.opts.intcontexts {
             let name = match (&source, context) {
                 (_, Some(c)) => c,
@@ -450,7 +493,9 @@ impl Engine {
             };
             self.set_internal_context(Some(name));
         }
-        self.buffers.push(line, source);
+    }
+
+    fn run_event(&mut self) {
         self.event_gen += 1;
         self.cache.clear();
         self.run_main_files();
@@ -572,6 +617,16 @@ impl Engine {
             PatternKind::SubStr | PatternKind::NSubStr => {
                 let found = memfind(&self.buffers.text(pat.lines), &pat.text);
                 (found == (pat.kind == PatternKind::SubStr)).then(MatchVars::default)
+            }
+            PatternKind::RegExp if !pat.vars => {
+                // Nothing uses the groups: a match with one variable, so that the rule
+                // still counts as matched by a RegExp (no field changes in substitution).
+                let re = pat.regex.as_ref()?;
+                re.is_match(&self.buffers.text(pat.lines)).then(|| {
+                    let mut v = MatchVars::default();
+                    v.set("0", None);
+                    v
+                })
             }
             PatternKind::RegExp | PatternKind::NRegExp => {
                 let re = pat.regex.as_ref()?;

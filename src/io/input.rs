@@ -34,7 +34,7 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -153,12 +153,15 @@ impl LineBuf {
         self.data.extend_from_slice(bytes);
     }
 
-    fn next_line(&mut self) -> Option<Vec<u8>> {
+    /// The next complete line, copied into a buffer from `spare` when one is there.
+    fn next_line(&mut self, spare: &mut Vec<Vec<u8>>) -> Option<Vec<u8>> {
         let from = self.scanned.max(self.head);
-        match self.data[from..].iter().position(|&b| b == b'\n') {
+        match memchr::memchr(b'\n', &self.data[from..]) {
             Some(i) => {
                 let nl = from + i;
-                let line = self.data[self.head..nl].to_vec();
+                let mut line = spare.pop().unwrap_or_default();
+                line.clear();
+                line.extend_from_slice(&self.data[self.head..nl]);
                 self.head = nl + 1;
                 self.scanned = self.head;
                 if self.head == self.data.len() {
@@ -174,7 +177,7 @@ impl LineBuf {
     }
 
     fn has_line(&self) -> bool {
-        self.data[self.scanned.max(self.head)..].contains(&b'\n')
+        memchr::memchr(b'\n', &self.data[self.scanned.max(self.head)..]).is_some()
     }
 
     /// Takes the unterminated rest, if any (EOF with `--notail`, or a pipe without writers).
@@ -265,16 +268,15 @@ pub struct Inputs {
     /// Lines read in the current round and not yet handed out.
     pending: VecDeque<InputLine>,
     scratch: Vec<u8>,
+    /// Line buffers handed back by the caller ([`Inputs::recycle`]), reused for new lines.
+    spare: Vec<Vec<u8>>,
     /// Timeout-script children not yet reaped, with their command lines.
     children: Vec<(Child, String)>,
 }
 
 /// SEC's clock: whole seconds since the epoch.
 fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    crate::timefmt::now().max(0) as u64
 }
 
 /// Expands the `--input` patterns into file names with their contexts; a later pattern
@@ -448,9 +450,15 @@ struct Polled {
 
 /// Polls one source for one line: from the buffer if a complete line is there, otherwise
 /// by reading; handles reopening, EOF, rotation and truncation on the way.
-fn poll_source(cfg: &InputConfig, src: &mut Source, scratch: &mut [u8], now: u64) -> Polled {
+fn poll_source(
+    cfg: &InputConfig,
+    src: &mut Source,
+    scratch: &mut [u8],
+    spare: &mut Vec<Vec<u8>>,
+    now: u64,
+) -> Polled {
     let mut out = Polled::default();
-    if let Some(line) = src.buf.next_line() {
+    if let Some(line) = src.buf.next_line(spare) {
         out.line = Some(line);
         return out;
     }
@@ -476,7 +484,7 @@ fn poll_source(cfg: &InputConfig, src: &mut Source, scratch: &mut [u8], now: u64
     for attempt in 0..2 {
         let (got, stop) = fill(src, scratch, false);
         out.data |= got;
-        if let Some(line) = src.buf.next_line() {
+        if let Some(line) = src.buf.next_line(spare) {
             out.line = Some(line);
             return out;
         }
@@ -561,6 +569,7 @@ impl Inputs {
         };
         let mut inputs = Inputs {
             scratch: vec![0; cfg.blocksize.max(1)],
+            spare: Vec::new(),
             cfg,
             sources: BTreeMap::new(),
             pending: VecDeque::new(),
@@ -600,6 +609,14 @@ impl Inputs {
         self.pending.pop_front()
     }
 
+    /// Hands a line's buffer back for reuse by a later line (no allocation per line).
+    pub fn recycle(&mut self, mut line: Vec<u8>) {
+        if self.spare.len() < 16 {
+            line.clear();
+            self.spare.push(line);
+        }
+    }
+
     /// One round over all sources.
     fn round(&mut self, now: u64) {
         let mut resumed = Vec::new();
@@ -608,10 +625,11 @@ impl Inputs {
             sources,
             pending,
             scratch,
+            spare,
             ..
         } = self;
         for src in sources.values_mut() {
-            let polled = poll_source(cfg, src, scratch, now);
+            let polled = poll_source(cfg, src, scratch, spare, now);
             if polled.data {
                 src.last_data = now;
                 if src.timed_out {
@@ -910,16 +928,16 @@ mod tests {
     fn linebuf_splits_and_keeps_partials() {
         let mut b = LineBuf::default();
         b.push(b"ab");
-        assert_eq!(b.next_line(), None);
+        assert_eq!(b.next_line(&mut Vec::new()), None);
         b.push(b"c\nd\n\ne");
-        assert_eq!(b.next_line().as_deref(), Some(&b"abc"[..]));
-        assert_eq!(b.next_line().as_deref(), Some(&b"d"[..]));
+        assert_eq!(b.next_line(&mut Vec::new()).as_deref(), Some(&b"abc"[..]));
+        assert_eq!(b.next_line(&mut Vec::new()).as_deref(), Some(&b"d"[..]));
         assert!(b.has_line());
-        assert_eq!(b.next_line().as_deref(), Some(&b""[..]));
-        assert_eq!(b.next_line(), None);
+        assert_eq!(b.next_line(&mut Vec::new()).as_deref(), Some(&b""[..]));
+        assert_eq!(b.next_line(&mut Vec::new()), None);
         assert_eq!(b.len(), 1);
         b.push(b"f\r\n");
-        assert_eq!(b.next_line().as_deref(), Some(&b"ef\r"[..]));
+        assert_eq!(b.next_line(&mut Vec::new()).as_deref(), Some(&b"ef\r"[..]));
         assert_eq!(b.take_rest(), None);
     }
 

@@ -622,7 +622,12 @@ impl Runtime {
             start_time: self.start_time,
             conf_load_time: self.conf_load_time,
             file_load_times,
-            rule_matches: self.engine.rule_match_counts().clone(),
+            rule_matches: self
+                .engine
+                .rule_match_counts()
+                .iter()
+                .map(|(k, v)| (*k, *v))
+                .collect(),
             rcfile: std::env::var("SECRC").ok(),
             options: self
                 .base_args

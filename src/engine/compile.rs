@@ -418,8 +418,9 @@ fn generic_pattern2(template: &[u8]) -> Option<Arc<PerlRegex>> {
         }
         i += 1;
     }
-    let generic =
-        crate::engine::subst::subst_with(template, b'$', &mut |_| Some(b"(?s:.*)".to_vec()));
+    let generic = crate::engine::subst::subst_with(template, b'$', &mut |_, out| {
+        out.extend_from_slice(b"(?s:.*)")
+    });
     let re = PerlRegex::from_bytes(&generic).ok()?;
     (!re.uses_fallback()).then(|| Arc::new(re))
 }

@@ -2,7 +2,6 @@
 //! time, a lifetime, an event store, an expiry action list and the desc its `%s` uses.
 //! This module owns the data; expiry (which runs action lists) is driven by the engine.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::engine::subst::Bytes;
@@ -50,7 +49,7 @@ impl Record {
 /// Names to records.
 #[derive(Debug, Default)]
 pub struct Contexts {
-    names: HashMap<Bytes, usize>,
+    names: crate::engine::FastMap<Bytes, usize>,
     records: Vec<Option<Record>>,
     free: Vec<usize>,
 }

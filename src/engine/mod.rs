@@ -31,6 +31,10 @@ use compile::{CContext, CKind, CMatch, COp, CPattern, Next, Program};
 use contexts::Contexts;
 use subst::{subst_matchvars, Bytes, MatchCache, MatchVars};
 
+/// A hash map for keys that come from log text (operation keys, context names): a fast
+/// hash, seeded per process.
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// A runtime action list (shared; copied only when match variables are substituted).
 pub type ActionList = Arc<Vec<Action<Bytes>>>;
 
@@ -337,8 +341,8 @@ pub struct Engine {
     contexts: Contexts,
     int_record: Option<usize>,
     intcontext: Option<Bytes>,
-    ops: HashMap<OpKey, ops::Op>,
-    pair_ops: HashMap<(usize, usize), Vec<Bytes>>,
+    ops: FastMap<OpKey, ops::Op>,
+    pair_ops: FastMap<(usize, usize), Vec<Bytes>>,
     timers: BinaryHeap<Reverse<(i64, u64, Timer)>>,
     seq: u64,
     vars: HashMap<String, Option<Bytes>>,
@@ -353,7 +357,7 @@ pub struct Engine {
     /// The Perl interpreter, started on first need.
     perl: Option<perl::PerlState>,
     /// How many events each rule matched (file, rule), for the dump.
-    match_counts: HashMap<(usize, usize), u64>,
+    match_counts: FastMap<(usize, usize), u64>,
     /// Reused capture-offset buffer.
     locs: Vec<Option<(usize, usize)>>,
     /// Counts events and buffer rewrites: prefilter results are valid for one value.
@@ -381,12 +385,12 @@ impl Engine {
             contexts: Contexts::default(),
             int_record: None,
             intcontext: None,
-            ops: HashMap::new(),
-            pair_ops: HashMap::new(),
+            ops: FastMap::default(),
+            pair_ops: FastMap::default(),
             timers: BinaryHeap::new(),
             seq: 0,
             vars: HashMap::new(),
-            cache: MatchCache::new(),
+            cache: MatchCache::default(),
             queue: VecDeque::new(),
             pending: BinaryHeap::new(),
             calendar_last: HashMap::new(),
@@ -395,7 +399,7 @@ impl Engine {
             signals: Vec::new(),
             time_vars: None,
             perl: None,
-            match_counts: HashMap::new(),
+            match_counts: FastMap::default(),
             locs: Vec::new(),
             event_gen: 1,
             cands: Vec::new(),
@@ -408,7 +412,7 @@ impl Engine {
     }
 
     /// How many events each rule (file index, rule number) has matched.
-    pub fn rule_match_counts(&self) -> &HashMap<(usize, usize), u64> {
+    pub fn rule_match_counts(&self) -> &FastMap<(usize, usize), u64> {
         &self.match_counts
     }
 
@@ -676,7 +680,7 @@ impl Engine {
             v.set("1", Some(b"1".to_vec()));
         } else {
             for (i, l) in locs.iter().enumerate().skip(1) {
-                v.set(i.to_string(), l.map(|(s, e)| text[s..e].to_vec()));
+                v.set(i, l.map(|(s, e)| text[s..e].to_vec()));
             }
         }
         let ngroups = groups.max(1);
@@ -690,7 +694,7 @@ impl Engine {
                     None => cache_names.push(e.name.clone()),
                     Some(g) => {
                         let val = if g <= ngroups {
-                            v.map.get(&g.to_string()).cloned().flatten()
+                            v.group(g).cloned()
                         } else {
                             None
                         };

@@ -4,7 +4,8 @@
 //! A rule is skipped only when its pattern cannot match and nothing else about it could
 //! have an effect: SubStr patterns and RegExp patterns with required literals (every
 //! match holds one of them), on one line, with no pre-evaluated `[ ]` context (whose
-//! evaluation may expire contexts and run their actions). Every other rule is always
+//! evaluation may expire contexts and run their actions). A Pair rule is skipped when
+//! neither its pattern nor its (generic) pattern2 can match. Every other rule is always
 //! tried, so SEC's order, `continue`, contexts and side effects stay exactly as they are.
 
 use aho_corasick::AhoCorasick;
@@ -22,6 +23,9 @@ use crate::engine::subst::Bytes;
 /// start there are the longest one and those that are its prefixes (`prefixes`).
 #[derive(Clone, Debug, Default)]
 pub struct Prefilter {
+    /// Few literals: one SIMD substring searcher each beats an automaton whose start
+    /// bytes are common in log lines.
+    finders: Vec<memchr::memmem::Finder<'static>>,
     ac: Option<AhoCorasick>,
     /// For each literal, the other literals that are prefixes of it.
     prefixes: Vec<Vec<usize>>,
@@ -30,6 +34,9 @@ pub struct Prefilter {
     /// Rules tried whatever the text.
     always: Vec<u64>,
 }
+
+/// Up to this many distinct literals, each is searched for on its own.
+const MAX_FINDERS: usize = 8;
 
 /// What a match needs: one of these literals, or None (always try).
 fn needs(m: &CMatch) -> Option<Vec<Bytes>> {
@@ -71,8 +78,35 @@ impl Prefilter {
                     }
                     ok.then_some(all)
                 }
-                // Pair rules also offer events to their running operations.
-                CKind::Pair { .. } | CKind::Calendar { .. } => None,
+                // A Pair rule starts an operation (pattern) or ends one (pattern2, whose
+                // generic form every operation's pattern2 implies): a line holding
+                // neither's literals can do neither.
+                CKind::Pair {
+                    m,
+                    m2,
+                    deferred,
+                    generic2,
+                    ..
+                } => {
+                    let second = if m2.ctx.as_ref().is_some_and(|c| c.preeval) {
+                        None
+                    } else if *deferred {
+                        generic2
+                            .as_ref()
+                            .filter(|_| m2.pat.lines == 1)
+                            .and_then(|g| g.required_literals())
+                    } else {
+                        needs(m2)
+                    };
+                    match (needs(m), second) {
+                        (Some(mut a), Some(b)) => {
+                            a.extend(b);
+                            Some(a)
+                        }
+                        _ => None,
+                    }
+                }
+                CKind::Calendar { .. } => None,
             };
             match req {
                 Some(l) if !l.is_empty() => {
@@ -90,7 +124,14 @@ impl Prefilter {
                 _ => always[i / 64] |= 1 << (i % 64),
             }
         }
-        let ac = if lits.is_empty() {
+        let finders = if lits.len() <= MAX_FINDERS {
+            lits.iter()
+                .map(|l| memchr::memmem::Finder::new(l).into_owned())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let ac = if lits.is_empty() || !finders.is_empty() {
             None
         } else {
             AhoCorasick::builder()
@@ -99,13 +140,14 @@ impl Prefilter {
                 .ok()
         };
         let prefixes = prefix_lists(&lits);
-        if ac.is_none() {
+        if ac.is_none() && finders.is_empty() {
             // Without an automaton every rule is tried.
             for i in 0..n {
                 always[i / 64] |= 1 << (i % 64);
             }
         }
         Prefilter {
+            finders,
             ac,
             prefixes,
             lit_rules,
@@ -117,6 +159,14 @@ impl Prefilter {
     pub fn candidates(&self, text: &[u8], out: &mut Vec<u64>) {
         out.clear();
         out.extend_from_slice(&self.always);
+        if !self.finders.is_empty() {
+            for (i, f) in self.finders.iter().enumerate() {
+                if f.find(text).is_some() {
+                    self.mark(i, out);
+                }
+            }
+            return;
+        }
         let Some(ac) = &self.ac else {
             return;
         };
@@ -219,6 +269,7 @@ mod tests {
             }
             let text: Bytes = (0..rnd(20)).map(|_| b"abcd"[rnd(4) as usize]).collect();
             let p = Prefilter {
+                finders: Vec::new(),
                 ac: AhoCorasick::builder()
                     .match_kind(aho_corasick::MatchKind::LeftmostLongest)
                     .build(&lits)

@@ -3,36 +3,146 @@
 //! matches, and action-list variables (`%s`, `%t`, `%u`, `%.nl`, user `%var`, `%%`) when
 //! an action runs. It owns the syntax of both; the values come from the engine.
 
-use std::collections::HashMap;
-
 /// A byte string: event text, variable values and substituted parameters are bytes.
 pub type Bytes = Vec<u8>;
 
+/// The name of a match variable: a group number, or a name (`_inputsrc`, named groups,
+/// varmap names).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum VarName {
+    /// `$N`.
+    Num(u32),
+    /// `$+{name}` and the special names (`_inputsrc`: no allocation for those).
+    Named(std::borrow::Cow<'static, str>),
+}
+
+impl VarName {
+    /// The name from its text: digits (without a leading zero, as Perl's `$N`) give a
+    /// number.
+    pub fn parse(name: &str) -> VarName {
+        match Self::number(name) {
+            Some(n) => VarName::Num(n),
+            None => VarName::Named(name.to_string().into()),
+        }
+    }
+
+    /// The group number `name` spells, if it does.
+    fn number(name: &str) -> Option<u32> {
+        let b = name.as_bytes();
+        (!b.is_empty()
+            && b.len() <= 9
+            && b.iter().all(u8::is_ascii_digit)
+            && (b[0] != b'0' || b.len() == 1))
+            .then(|| name.parse().unwrap_or(0))
+    }
+
+    /// True if `text` names this variable.
+    fn is(&self, text: &[u8]) -> bool {
+        match self {
+            VarName::Num(n) => {
+                text.len() <= 9
+                    && !text.is_empty()
+                    && text.iter().all(u8::is_ascii_digit)
+                    && (text[0] != b'0' || text.len() == 1)
+                    && text.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0')) == *n
+            }
+            VarName::Named(s) => s.as_bytes() == text,
+        }
+    }
+}
+
+impl std::fmt::Display for VarName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VarName::Num(n) => write!(f, "{n}"),
+            VarName::Named(s) => f.write_str(s),
+        }
+    }
+}
+
+impl From<&'static str> for VarName {
+    fn from(s: &'static str) -> Self {
+        match Self::number(s) {
+            Some(n) => VarName::Num(n),
+            None => VarName::Named(s.into()),
+        }
+    }
+}
+
+impl From<String> for VarName {
+    fn from(s: String) -> Self {
+        match Self::number(&s) {
+            Some(n) => VarName::Num(n),
+            None => VarName::Named(s.into()),
+        }
+    }
+}
+
+impl From<&String> for VarName {
+    fn from(s: &String) -> Self {
+        VarName::parse(s)
+    }
+}
+
+impl From<usize> for VarName {
+    fn from(n: usize) -> Self {
+        VarName::Num(n as u32)
+    }
+}
+
 /// The match variables of one pattern match (SEC's `%subst`): `0`, `1`.., named groups,
 /// `_inputsrc`, `_intcontext`, varmap names. `None` is Perl's undef.
+///
+/// A match has a handful of variables, so they live in a short list searched in order:
+/// no hashing and no allocation for the names of numbered groups.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MatchVars {
-    /// Variable name to value.
-    pub map: HashMap<String, Option<Bytes>>,
+    entries: Vec<(VarName, Option<Bytes>)>,
 }
 
 impl MatchVars {
     /// True when the match set no variables (SubStr, TValue, NCached): then SEC does no
     /// substitution at all.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.entries.is_empty()
     }
 
     /// Sets a variable.
-    pub fn set(&mut self, name: impl Into<String>, value: Option<Bytes>) {
-        self.map.insert(name.into(), value);
+    pub fn set(&mut self, name: impl Into<VarName>, value: Option<Bytes>) {
+        let name = name.into();
+        match self.entries.iter_mut().find(|(n, _)| *n == name) {
+            Some(e) => e.1 = value,
+            None => self.entries.push((name, value)),
+        }
+    }
+
+    /// The value of a variable named by `name` (`Some(None)`: set to undef).
+    pub fn get(&self, name: &[u8]) -> Option<&Option<Bytes>> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n.is(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The value of group `n`, if set and defined.
+    pub fn group(&self, n: usize) -> Option<&Bytes> {
+        let n = VarName::Num(n as u32);
+        self.entries
+            .iter()
+            .find(|(k, _)| *k == n)
+            .and_then(|(_, v)| v.as_ref())
+    }
+
+    /// Every variable, in the order they were set.
+    pub fn iter(&self) -> impl Iterator<Item = (&VarName, &Option<Bytes>)> {
+        self.entries.iter().map(|(k, v)| (k, v))
     }
 
     /// A copy with every value passed through `f` (escaping for a later round).
     pub fn map_values(&self, f: impl Fn(&[u8]) -> Bytes) -> MatchVars {
         MatchVars {
-            map: self
-                .map
+            entries: self
+                .entries
                 .iter()
                 .map(|(k, v)| (k.clone(), v.as_ref().map(|v| f(v))))
                 .collect(),
@@ -41,7 +151,7 @@ impl MatchVars {
 }
 
 /// The pattern-match cache: entry name to the variables of the match that made it.
-pub type MatchCache = HashMap<String, MatchVars>;
+pub type MatchCache = crate::engine::FastMap<String, MatchVars>;
 
 fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
@@ -68,12 +178,12 @@ pub enum VarRef<'a> {
 }
 
 /// Walks `text`, copying it and replacing each match variable introduced by `token` with
-/// what `value` gives (nothing for None); `$$` (or `%%`) gives the token itself. This is
+/// what `value` appends to the output; `$$` (or `%%`) gives the token itself. This is
 /// the one scanner of SEC's match-variable syntax.
 pub fn subst_with(
     text: &[u8],
     token: u8,
-    value: &mut dyn FnMut(VarRef<'_>) -> Option<Bytes>,
+    value: &mut dyn FnMut(VarRef<'_>, &mut Vec<u8>),
 ) -> Bytes {
     if !text.contains(&token) {
         return text.to_vec();
@@ -139,9 +249,7 @@ pub fn subst_with(
         };
         match found {
             Some(r) => {
-                if let Some(v) = value(r) {
-                    out.extend_from_slice(&v);
-                }
+                value(r, &mut out);
                 i += 1 + used;
             }
             None => {
@@ -156,17 +264,42 @@ pub fn subst_with(
 /// Substitutes match variables introduced by `token` (`$` or `%`) into `text`.
 /// `$$` (or `%%`) gives the token itself; an unset variable gives "".
 pub fn subst_matchvars(vars: &MatchVars, cache: &MatchCache, text: &[u8], token: u8) -> Bytes {
-    subst_with(text, token, &mut |r| {
-        let (m, name) = match r {
-            VarRef::Var(name) => (Some(vars), name),
-            VarRef::Cached(entry, name) => {
-                (cache.get(String::from_utf8_lossy(entry).as_ref()), name)
-            }
+    subst_matchvars_escaped(vars, cache, text, token, None)
+}
+
+/// [`subst_matchvars`] with every `escape` byte of a value doubled on the way in (SEC's
+/// `%` doubling before action lists are substituted), without copying the variables.
+pub fn subst_matchvars_escaped(
+    vars: &MatchVars,
+    cache: &MatchCache,
+    text: &[u8],
+    token: u8,
+    escape: Option<u8>,
+) -> Bytes {
+    subst_with(text, token, &mut |r, out| {
+        // Only the match's own variables are escaped; cache entries are pasted as they are.
+        let (m, name, escape) = match r {
+            VarRef::Var(name) => (Some(vars), name, escape),
+            VarRef::Cached(entry, name) => (
+                cache.get(String::from_utf8_lossy(entry).as_ref()),
+                name,
+                None,
+            ),
         };
-        m?.map
-            .get(String::from_utf8_lossy(name).as_ref())
-            .cloned()
-            .flatten()
+        let Some(Some(v)) = m.and_then(|m| m.get(name)) else {
+            return;
+        };
+        match escape {
+            Some(e) => {
+                for &c in v {
+                    out.push(c);
+                    if c == e {
+                        out.push(c);
+                    }
+                }
+            }
+            None => out.extend_from_slice(v),
+        }
     })
 }
 
@@ -176,7 +309,7 @@ pub fn has_matchvars(text: &[u8], token: u8) -> bool {
         return false;
     }
     let empty = MatchVars::default();
-    subst_matchvars(&empty, &MatchCache::new(), text, token) != text
+    subst_matchvars(&empty, &MatchCache::default(), text, token) != text
 }
 
 /// Perl's `quotemeta`: a backslash before every byte that is not `[A-Za-z0-9_]` (bytes of
@@ -279,7 +412,7 @@ mod tests {
 
     #[test]
     fn dollar_forms() {
-        let c = MatchCache::new();
+        let c = MatchCache::default();
         let s = |t: &str| {
             String::from_utf8(subst_matchvars(&vars(), &c, t.as_bytes(), b'$')).unwrap_or_default()
         };
@@ -293,7 +426,7 @@ mod tests {
 
     #[test]
     fn cache_form() {
-        let mut c = MatchCache::new();
+        let mut c = MatchCache::default();
         c.insert("e".into(), vars());
         let out = subst_matchvars(&MatchVars::default(), &c, b"[$:{e:name}] [$:{x:y}]", b'$');
         assert_eq!(out, b"[N] []");

@@ -109,6 +109,10 @@ pub fn run(args: Vec<OsString>) -> i32 {
         }
     };
     let clock = clock_for(&evt);
+    if let Some(e) = evt.as_ref() {
+        let c = e.clock.clone();
+        crate::perl::set_time_source(Some(Box::new(move || c.now())));
+    }
     let mut engine = Engine::new(prog, eopts, clock, Box::new(effects));
     let fps = engine_state::fingerprints(&files);
     let positions = match opts.state.as_deref() {
@@ -650,6 +654,7 @@ impl Runtime {
         let Some(path) = self.opts.state.clone() else {
             return;
         };
+        let positions = self.inputs.saved_positions();
         let state = StateFile {
             time_source: time_source_name(&self.evt).to_string(),
             event_clock: self
@@ -657,7 +662,8 @@ impl Runtime {
                 .as_ref()
                 .filter(|e| e.started)
                 .map(|e| e.clock.now()),
-            inputs: self.inputs.saved_positions(),
+            checks: positions.iter().map(statefile::tail_check).collect(),
+            inputs: positions,
             engine: self.engine.save_state(&self.fps),
         };
         statefile::save(&path, &state);
@@ -717,7 +723,7 @@ fn restore_saved(
         e.time.resume(t);
         e.calendar = engine.has_calendar_rules();
     }
-    saved.inputs
+    statefile::still_valid(&saved)
 }
 
 /// `--state`: for each input whose saved file was rotated away (the name is now another

@@ -31,6 +31,9 @@ pub struct StateFile {
     pub event_clock: Option<i64>,
     /// The read positions of the input files.
     pub inputs: Vec<Position>,
+    /// For each input: a hash of the (up to) 64 bytes before its offset ([`tail_check`]),
+    /// which tells a file rewritten in place (same inode, as long again) from the old one.
+    pub checks: Vec<Option<u64>>,
     /// The engine's part (`Engine::save_state`).
     pub engine: Value,
 }
@@ -44,7 +47,10 @@ impl StateFile {
             "saved_at": crate::timefmt::now(),
             "time_source": self.time_source,
             "event_clock": self.event_clock,
-            "inputs": self.inputs.iter().map(|(n, d, i, o)| json!({"name": n, "dev": d, "ino": i, "offset": o})).collect::<Vec<_>>(),
+            "inputs": self.inputs.iter().enumerate().map(|(k, (n, d, i, o))| json!({
+                "name": n, "dev": d, "ino": i, "offset": o,
+                "check": self.checks.get(k).copied().flatten().map(|c| format!("{c:016x}")),
+            })).collect::<Vec<_>>(),
             "engine": self.engine,
         });
         let mut out = serde_json::to_vec(&v).unwrap_or_default();
@@ -70,6 +76,7 @@ impl StateFile {
             .to_string();
         let event_clock = v.get("event_clock").and_then(Value::as_i64);
         let mut inputs = Vec::new();
+        let mut checks = Vec::new();
         for i in v
             .get("inputs")
             .and_then(Value::as_array)
@@ -78,7 +85,14 @@ impl StateFile {
             let n = i.get("name").and_then(Value::as_str);
             let u = |k: &str| i.get(k).and_then(Value::as_u64);
             match (n, u("dev"), u("ino"), u("offset")) {
-                (Some(n), Some(d), Some(ino), Some(o)) => inputs.push((n.to_string(), d, ino, o)),
+                (Some(n), Some(d), Some(ino), Some(o)) => {
+                    inputs.push((n.to_string(), d, ino, o));
+                    checks.push(
+                        i.get("check")
+                            .and_then(Value::as_str)
+                            .and_then(|c| u64::from_str_radix(c, 16).ok()),
+                    );
+                }
                 _ => return Err("bad input position".into()),
             }
         }
@@ -87,9 +101,60 @@ impl StateFile {
             time_source,
             event_clock,
             inputs,
+            checks,
             engine,
         })
     }
+}
+
+/// FNV-1a of the (up to) 64 bytes of the file before `pos.3`, if the file at `pos.0` is
+/// still the saved inode.
+pub fn tail_check(pos: &Position) -> Option<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    use std::os::unix::fs::MetadataExt;
+    let (name, dev, ino, off) = pos;
+    let mut f = std::fs::File::open(name).ok()?;
+    let m = f.metadata().ok()?;
+    if !m.is_file() || m.dev() != *dev || m.ino() != *ino || m.len() < *off {
+        return None;
+    }
+    let start = off.saturating_sub(64);
+    f.seek(SeekFrom::Start(start)).ok()?;
+    let mut buf = vec![0; (off - start) as usize];
+    f.read_exact(&mut buf).ok()?;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in &buf {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    Some(h)
+}
+
+/// The saved positions still valid for resuming: an input whose bytes before the offset
+/// changed (rewritten or truncated and written again) is dropped, so it is read from its
+/// start (logged).
+pub fn still_valid(state: &StateFile) -> Vec<Position> {
+    state
+        .inputs
+        .iter()
+        .enumerate()
+        .filter(|(k, pos)| {
+            let Some(want) = state.checks.get(*k).copied().flatten() else {
+                return true;
+            };
+            match tail_check(pos) {
+                Some(got) if got != want => {
+                    crate::notice!(
+                        "Input file {} was rewritten since the last run, processing it from the start",
+                        pos.0
+                    );
+                    false
+                }
+                _ => true,
+            }
+        })
+        .map(|(_, p)| p.clone())
+        .collect()
 }
 
 fn tmp_path(path: &Path) -> PathBuf {
@@ -207,6 +272,7 @@ mod tests {
             time_source: "event".into(),
             event_clock: Some(1234),
             inputs: vec![("a.log".into(), 1, 2, 3)],
+            checks: vec![Some(77)],
             engine: json!({"x": 1}),
         };
         write_atomic(&path, &s.to_bytes()).unwrap();

@@ -554,3 +554,43 @@ fn replay_example_cron_line_with_state_in_five_runs() {
     let expected = std::fs::read_to_string(ex.join("expected.out")).unwrap();
     assert_eq!(re.replace_all(&out, "$1"), expected);
 }
+
+#[test]
+fn sigusr1_saves_the_state_alongside_the_dump() {
+    let d = Dir::new("usr1");
+    let conf = d.write(
+        "rules.sec",
+        "type=Single\nptype=RegExp\npattern=open (\\S+)\ndesc=o\n\
+         action=create OPEN_$1 3600; assign %who $1\n",
+    );
+    let input = d.write("in.log", "");
+    let state = d.path("state.json");
+    let mut child = Command::new(rsec())
+        .args([
+            format!("--conf={conf}"),
+            format!("--input={input}"),
+            format!("--state={state}"),
+            format!("--dump={}", d.path("dump.txt")),
+            "--poll-timeout=0.05".into(),
+            format!("--log={}", d.path("rsec.log")),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    d.append("in.log", "open door\n");
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-USR1", &pid]).status().unwrap();
+    let t = Instant::now();
+    while !Path::new(&state).exists() && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(v["engine"]["contexts"]["names"][0][0], "OPEN_door");
+    assert_eq!(v["engine"]["vars"][0], serde_json::json!(["who", "door"]));
+    assert!(Path::new(&d.path("dump.txt")).exists());
+}

@@ -125,6 +125,11 @@ pattern=^REMIND (\S+)
 context=SESSION_$1
 desc=remind $1
 action=lcall %now -> ( sub { time() } ); write - %t REMIND $1 perl=%now cmds=%cnt last=%lastbrute
+
+type=Calendar
+time=*/5 * * * *
+desc=every five minutes
+action=write - %t CALENDAR last=%lastbrute
 "#;
 
 /// A deterministic log: ~500 lines with gaps of 0-9 s, and the events that must cross the

@@ -14,10 +14,12 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use crate::io::daemon;
 use crate::io::input::{InputConfig, InputLine, Inputs};
 use crate::io::signals;
+use crate::io::statefile::{self, StateFile};
 use crate::io::world::{InputRequest, Report, SharedWorld, World};
 
 use crate::cli::{self, Command as CliCommand, Options};
 use crate::config::{self, LoadOptions, RuleFile};
+use crate::engine::state::{self as engine_state, Fingerprints};
 use crate::engine::{
     compile, ChildInfo, Clock, DumpInfo, Engine, EngineOptions, InputInfo, Signal, WallClock,
 };
@@ -100,7 +102,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         opts.socket_timeout,
     ))));
     let effects = SharedWorld(world.clone());
-    let evt = match EvState::new(&opts, now) {
+    let mut evt = match EvState::new(&opts, now) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("{e}");
@@ -108,8 +110,18 @@ pub fn run(args: Vec<OsString>) -> i32 {
         }
     };
     let clock = clock_for(&evt);
-    let engine = Engine::new(prog, eopts, clock, Box::new(effects));
-    let inputs = Inputs::open(input_config(&opts));
+    if let Some(e) = evt.as_ref() {
+        let c = e.clock.clone();
+        crate::perl::set_time_source(Some(Box::new(move || c.now())));
+    }
+    let mut engine = Engine::new(prog, eopts, clock, Box::new(effects));
+    let fps = engine_state::fingerprints(&files);
+    let positions = match opts.state.as_deref() {
+        Some(path) => restore_saved(path, &mut engine, &mut evt, &fps),
+        None => Vec::new(),
+    };
+    let preload = rotated_lines(&positions, &opts);
+    let inputs = Inputs::open_with_positions(input_config(&opts), &positions);
     // Before the pid file exists, so that a signal sent as soon as it appears is caught.
     signals::install(signals::non_interactive(opts.detach));
     let mut detached = None;
@@ -142,6 +154,9 @@ pub fn run(args: Vec<OsString>) -> i32 {
         per_source: HashMap::new(),
         last_source: None,
         evt,
+        fps,
+        preload,
+        last_save: std::time::Instant::now(),
     };
     rt.event_loop()
 }
@@ -155,14 +170,7 @@ fn unix_now() -> i64 {
 
 /// Options rsec accepts but whose behaviour is not built yet: each one that was given is
 /// logged, so that nothing is ignored silently.
-const PENDING_OPTIONS: &[&str] = &[
-    "ruleperf",
-    "dialect",
-    "state",
-    "state-interval",
-    "input-format",
-    "match-field",
-];
+const PENDING_OPTIONS: &[&str] = &["ruleperf", "dialect", "input-format", "match-field"];
 
 fn log_pending_options(opts: &Options) {
     for name in PENDING_OPTIONS {
@@ -255,6 +263,7 @@ fn input_config(opts: &Options) -> InputConfig {
         rwfifo: opts.rwfifo,
         input_timeout: opts.input_timeout,
         timeout_script: opts.timeout_script.clone(),
+        hold_partial: opts.state.is_some() && !opts.tail,
     }
 }
 
@@ -276,6 +285,12 @@ struct Runtime {
     last_source: Option<(Arc<str>, Option<Arc<str>>, u64)>,
     /// Event time (`--time-source=event`); None in wall-clock mode.
     evt: Option<EvState>,
+    /// Fingerprints of the loaded rules (`--state` keeps operations of unchanged rules).
+    fps: Fingerprints,
+    /// Lines read before the inputs: the rest of rotated-away files (`--state`).
+    preload: std::collections::VecDeque<InputLine>,
+    /// When the state file was last saved (`--state-interval`).
+    last_save: std::time::Instant,
 }
 
 impl Runtime {
@@ -319,7 +334,7 @@ impl Runtime {
             if let Some((line, ctx)) = self.engine.next_synthetic() {
                 self.lines += 1;
                 self.engine.process(&line, None, Some(ctx));
-            } else if let Some(l) = self.inputs.read_line() {
+            } else if let Some(l) = self.preload.pop_front().or_else(|| self.inputs.read_line()) {
                 if self.evt.is_some() {
                     self.event_input(l);
                 } else {
@@ -349,6 +364,11 @@ impl Runtime {
             }
             if self.evt.as_ref().is_none_or(|e| e.started) {
                 self.engine.maybe_tick();
+            }
+            if let Some(iv) = self.opts.state_interval {
+                if iv > 0.0 && self.last_save.elapsed().as_secs_f64() >= iv {
+                    self.save_state();
+                }
             }
             let mut sigs = signals::take();
             sigs.extend(self.engine.take_signals().into_iter().map(|s| (s, 1)));
@@ -410,6 +430,7 @@ impl Runtime {
             Signal::Usr1 => {
                 crate::notice!("SIGUSR1 received: dumping performance and debug data");
                 self.dump();
+                self.save_state();
             }
             Signal::Usr2 => {
                 crate::notice!("SIGUSR2 received: closing outputs and restarting logging");
@@ -505,6 +526,7 @@ impl Runtime {
         let files: Vec<RuleFile> = self.loaded.iter().map(|l| l.file.clone()).collect();
         let prog = compile::compile(&files, self.opts.bufsize as usize);
         let eopts = engine_options(&self.opts, &prog, &files);
+        self.fps = engine_state::fingerprints(&files);
         let effects = SharedWorld(self.world.clone());
         self.engine = Engine::new(prog, eopts, clock_for(&self.evt), Box::new(effects));
         if let Some(e) = self.evt.as_mut() {
@@ -536,6 +558,7 @@ impl Runtime {
         let files: Vec<RuleFile> = self.loaded.iter().map(|l| l.file.clone()).collect();
         let prog = compile::compile(&files, self.opts.bufsize as usize);
         let eopts = engine_options(&self.opts, &prog, &files);
+        self.fps = engine_state::fingerprints(&files);
         self.engine.soft_restart(prog, eopts, &keep);
         self.inputs
             .soft_restart(input_config(&self.opts), self.opts.keepopen);
@@ -651,8 +674,126 @@ impl Runtime {
             e.progress.finish();
             crate::notice!("{}", e.time.stats());
         }
-        finish(&mut self.engine, &self.opts, &self.world)
+        let code = finish(&mut self.engine, &self.opts, &self.world);
+        self.save_state();
+        code
     }
+
+    /// `--state`: saves the engine's state, the event clock and the input positions.
+    fn save_state(&mut self) {
+        self.last_save = std::time::Instant::now();
+        let Some(path) = self.opts.state.clone() else {
+            return;
+        };
+        let positions = self.inputs.saved_positions();
+        let state = StateFile {
+            time_source: time_source_name(&self.evt).to_string(),
+            event_clock: self
+                .evt
+                .as_ref()
+                .filter(|e| e.started)
+                .map(|e| e.clock.now()),
+            checks: positions.iter().map(statefile::tail_check).collect(),
+            inputs: positions,
+            engine: self.engine.save_state(&self.fps),
+        };
+        statefile::save(&path, &state);
+    }
+}
+
+fn time_source_name(evt: &Option<EvState>) -> &'static str {
+    if evt.is_some() {
+        "event"
+    } else {
+        "wall"
+    }
+}
+
+/// `--state` at start: restores the saved engine state and event clock; returns the saved
+/// input positions. A file that cannot be used is logged and ignored (a fresh start).
+fn restore_saved(
+    path: &str,
+    engine: &mut Engine,
+    evt: &mut Option<EvState>,
+    fps: &Fingerprints,
+) -> Vec<crate::io::input::Position> {
+    let Some(saved) = statefile::load(path) else {
+        return Vec::new();
+    };
+    let mode = time_source_name(evt);
+    if saved.time_source != mode {
+        crate::err!(
+            "Ignoring state file {path}: it was saved with --time-source={}, this run uses {mode}; starting with no saved state",
+            saved.time_source
+        );
+        return Vec::new();
+    }
+    match engine.restore_state(&saved.engine, fps) {
+        Ok(r) => {
+            crate::notice!(
+                "Restored state from {path}: {} contexts, {} operations, {} delayed events",
+                r.contexts,
+                r.ops,
+                r.pending
+            );
+            if r.dropped_ops > 0 {
+                crate::notice!(
+                    "State file {path}: dropped {} operations of rules that changed or are gone",
+                    r.dropped_ops
+                );
+            }
+        }
+        Err(e) => {
+            crate::err!("Ignoring state file {path}: {e}; starting with no saved state");
+            return Vec::new();
+        }
+    }
+    if let (Some(e), Some(t)) = (evt.as_mut(), saved.event_clock) {
+        e.clock.advance_to(t);
+        e.started = true;
+        e.time.resume(t);
+        e.calendar = engine.has_calendar_rules();
+    }
+    statefile::still_valid(&saved)
+}
+
+/// `--state`: for each input whose saved file was rotated away (the name is now another
+/// file, or shorter) and is still present as `NAME.1` with the saved inode, the lines after
+/// the saved offset, to be processed before the new file.
+fn rotated_lines(
+    positions: &[crate::io::input::Position],
+    opts: &Options,
+) -> std::collections::VecDeque<InputLine> {
+    let mut out = std::collections::VecDeque::new();
+    for pos in positions {
+        let Some((old, data)) = statefile::rotated_rest(pos) else {
+            continue;
+        };
+        crate::notice!(
+            "Input file {} was rotated: reading the rest of {old} from offset {}",
+            pos.0,
+            pos.3
+        );
+        let context = opts
+            .input
+            .iter()
+            .map(|spec| cli::split_input_spec(spec))
+            .find(|(pat, _)| *pat == pos.0)
+            .and_then(|(_, c)| c.map(std::sync::Arc::<str>::from));
+        let source: std::sync::Arc<str> = std::sync::Arc::from(pos.0.as_str());
+        let mut lines: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
+        if lines.last().is_some_and(|l| l.is_empty()) {
+            lines.pop();
+        }
+        for l in lines {
+            out.push_back(InputLine {
+                line: l.to_vec(),
+                source: source.clone(),
+                context: context.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// A child's command line from /proc (`sh -c CMD` shows as CMD).
@@ -722,6 +863,8 @@ struct EvState {
     /// The rules have Calendar rules (the clock must stop at every minute).
     calendar: bool,
     progress: Progress,
+    /// The progress bar was set up (at the first line).
+    progress_set: bool,
     /// When the last line came in (tail mode releases a reorder buffer idle this long).
     last_input: std::time::Instant,
     reorder_window: Duration,
@@ -749,6 +892,7 @@ impl EvState {
             started: false,
             calendar: false,
             progress: Progress::new(0, false),
+            progress_set: false,
             last_input: std::time::Instant::now(),
             reorder_window: Duration::from_secs_f64(opts.reorder_window.unwrap_or(0.0).max(0.0)),
         }))
@@ -769,7 +913,8 @@ impl Runtime {
         let Some(e) = self.evt.as_mut() else {
             return;
         };
-        if !e.started && self.lines == 0 {
+        if !e.progress_set {
+            e.progress_set = true;
             let total = self
                 .inputs
                 .sources()

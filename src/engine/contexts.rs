@@ -197,3 +197,23 @@ impl Contexts {
         self.names.insert(name, id);
     }
 }
+
+impl Contexts {
+    /// The name index and the records (by id, None for a free slot), for saving state.
+    pub fn parts(&self) -> (&HashMap<Bytes, usize>, &[Option<Record>]) {
+        (&self.names, &self.records)
+    }
+
+    /// A store rebuilt from [`Contexts::parts`] (every name must point at a record).
+    pub fn from_parts(names: HashMap<Bytes, usize>, records: Vec<Option<Record>>) -> Contexts {
+        let free = (0..records.len())
+            .rev()
+            .filter(|i| records[*i].is_none())
+            .collect();
+        Contexts {
+            names,
+            records,
+            free,
+        }
+    }
+}

@@ -16,6 +16,7 @@ mod ops;
 mod perl;
 pub mod prefilter;
 mod reload;
+pub mod state;
 pub mod subst;
 
 pub use dump::{list_text, ChildInfo, DumpInfo, InputInfo};

@@ -66,6 +66,9 @@ pub struct InputConfig {
     /// `--timeout-script`: the program run with `1 FILE` after the input timeout and with
     /// `0 FILE` when data comes again (exec'd directly, no shell).
     pub timeout_script: Option<String>,
+    /// With `--notail`: an unterminated last line of a regular file is not returned at EOF
+    /// but left unread (its start is the saved position), for `--state` batch runs.
+    pub hold_partial: bool,
 }
 
 impl Default for InputConfig {
@@ -81,6 +84,7 @@ impl Default for InputConfig {
             rwfifo: true,
             input_timeout: 0,
             timeout_script: None,
+            hold_partial: false,
         }
     }
 }
@@ -511,7 +515,10 @@ fn poll_source(
             Stop::Eof if !cfg.tail => {
                 src.close();
                 src.done = true;
-                out.line = src.buf.take_rest();
+                // With --state an unterminated last line waits for the next run.
+                if !cfg.hold_partial {
+                    out.line = src.buf.take_rest();
+                }
                 return out;
             }
             Stop::Eof => {
@@ -735,7 +742,7 @@ impl Inputs {
             && self
                 .sources
                 .values()
-                .all(|s| s.file.is_none() && s.buf.len() == 0)
+                .all(|s| s.file.is_none() && (s.buf.len() == 0 || s.done))
     }
 
     /// How long the caller may sleep before calling [`Inputs::read_line`] again after it
@@ -875,6 +882,25 @@ impl Inputs {
         self.sources
             .values()
             .filter(|s| s.file.is_some() && s.kind == Kind::Regular)
+            .map(|s| {
+                (
+                    s.name.to_string(),
+                    s.dev,
+                    s.ino,
+                    s.pos.saturating_sub(s.buf.len() as u64),
+                )
+            })
+            .collect()
+    }
+
+    /// The read positions to save in a state file: those of [`Inputs::positions`], and
+    /// also of regular files closed at EOF with `--notail` (where the next batch run goes
+    /// on).
+    pub fn saved_positions(&self) -> Vec<Position> {
+        self.sources
+            .values()
+            .filter(|s| (s.file.is_some() || s.done) && s.kind == Kind::Regular)
+            .filter(|s| (s.dev, s.ino) != (0, 0) && !s.is_stdin())
             .map(|s| {
                 (
                     s.name.to_string(),

@@ -63,6 +63,29 @@ mod parse;
 mod re;
 mod value;
 
+thread_local! {
+    /// Where Perl's `time()` reads the time (None: the wall clock).
+    static TIME_SOURCE: std::cell::RefCell<Option<Box<dyn Fn() -> i64>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Makes Perl's `time()` (and `localtime`/`gmtime` without an argument) follow `now`
+/// instead of the wall clock, in the native interpreter and in the bridge: in event mode
+/// (`--time-source=event`) user code sees the event time. None restores the wall clock.
+pub fn set_time_source(now: Option<Box<dyn Fn() -> i64>>) {
+    TIME_SOURCE.with(|t| *t.borrow_mut() = now);
+}
+
+/// The time set by [`set_time_source`], if any.
+pub fn event_now() -> Option<i64> {
+    TIME_SOURCE.with(|t| t.borrow().as_ref().map(|f| f()))
+}
+
+/// What Perl's `time()` returns.
+pub fn now() -> i64 {
+    event_now().unwrap_or_else(crate::timefmt::now)
+}
+
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Write;

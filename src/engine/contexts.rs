@@ -200,12 +200,15 @@ impl Contexts {
 
 impl Contexts {
     /// The name index and the records (by id, None for a free slot), for saving state.
-    pub fn parts(&self) -> (&HashMap<Bytes, usize>, &[Option<Record>]) {
+    pub fn parts(&self) -> (&crate::engine::FastMap<Bytes, usize>, &[Option<Record>]) {
         (&self.names, &self.records)
     }
 
     /// A store rebuilt from [`Contexts::parts`] (every name must point at a record).
-    pub fn from_parts(names: HashMap<Bytes, usize>, records: Vec<Option<Record>>) -> Contexts {
+    pub fn from_parts(
+        names: crate::engine::FastMap<Bytes, usize>,
+        records: Vec<Option<Record>>,
+    ) -> Contexts {
         let free = (0..records.len())
             .rev()
             .filter(|i| records[*i].is_none())

@@ -896,8 +896,8 @@ fn src_dec(v: &Value) -> R<Option<Arc<str>>> {
 /// Everything decoded, before any of it is applied (a bad file changes nothing).
 struct Decoded {
     contexts: Contexts,
-    ops: HashMap<super::OpKey, Op>,
-    pair_ops: HashMap<(usize, usize), Vec<Bytes>>,
+    ops: super::FastMap<super::OpKey, Op>,
+    pair_ops: super::FastMap<(usize, usize), Vec<Bytes>>,
     timers: BinaryHeap<Reverse<(i64, u64, Timer)>>,
     seq: u64,
     vars: HashMap<String, Option<Bytes>>,
@@ -905,7 +905,7 @@ struct Decoded {
     pending: BinaryHeap<Reverse<(i64, u64, Bytes, Bytes)>>,
     calendar_last: HashMap<(usize, usize), super::MinuteStamp>,
     last_clean: i64,
-    match_counts: HashMap<(usize, usize), u64>,
+    match_counts: super::FastMap<(usize, usize), u64>,
     ring: Option<VecDeque<(Bytes, Option<Arc<str>>)>>,
     per: Option<HashMap<Option<Arc<str>>, VecDeque<Bytes>>>,
     report: Restored,
@@ -1045,7 +1045,7 @@ impl Engine {
             })
             .collect::<R<Vec<_>>>()?;
         report.contexts = records.iter().flatten().count();
-        let mut names = HashMap::new();
+        let mut names = super::FastMap::default();
         for n in arr(field(c, "names")?)? {
             match arr(n)?.as_slice() {
                 [name, id] => {
@@ -1062,7 +1062,7 @@ impl Engine {
         // Operations.
         let prog = self.prog.clone();
         let kind_of = |fi: usize, ri: usize| prog.files.get(fi).and_then(|f| f.rules.get(ri));
-        let mut ops = HashMap::new();
+        let mut ops = super::FastMap::default();
         for o in arr(field(v, "ops")?)? {
             let (ofi, ori) = (dec_usize(field(o, "file")?)?, dec_usize(field(o, "rule")?)?);
             let Some(&(nfi, nri)) = map.get(&(ofi, ori)) else {
@@ -1095,7 +1095,7 @@ impl Engine {
             ops.insert((nfi, nri, dec_bytes(field(o, "desc")?)?), op);
         }
         report.ops = ops.len();
-        let mut pair_ops = HashMap::new();
+        let mut pair_ops = super::FastMap::default();
         for p in arr(field(v, "pair_ops")?)? {
             match arr(p)?.as_slice() {
                 [fi, ri, descs] => {
@@ -1173,7 +1173,7 @@ impl Engine {
                 calendar_last.insert(k, (*a as i32, *b as i32, *c as i32, *d as i32, *e as i32));
             }
         }
-        let mut match_counts = HashMap::new();
+        let mut match_counts = super::FastMap::default();
         for c in arr(field(v, "match_counts")?)? {
             let n = arr(c)?.iter().map(dec_u64).collect::<R<Vec<_>>>()?;
             if let [fi, ri, cnt] = n.as_slice() {

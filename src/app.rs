@@ -115,7 +115,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         crate::perl::set_time_source(Some(Box::new(move || c.now())));
     }
     let mut engine = Engine::new(prog, eopts, clock, Box::new(effects));
-    let fps = engine_state::fingerprints(&files);
+    let fps = state_fingerprints(&opts, &files);
     let positions = match opts.state.as_deref() {
         Some(path) => restore_saved(path, &mut engine, &mut evt, &fps),
         None => Vec::new(),
@@ -526,7 +526,7 @@ impl Runtime {
         let files: Vec<RuleFile> = self.loaded.iter().map(|l| l.file.clone()).collect();
         let prog = compile::compile(&files, self.opts.bufsize as usize);
         let eopts = engine_options(&self.opts, &prog, &files);
-        self.fps = engine_state::fingerprints(&files);
+        self.fps = state_fingerprints(&self.opts, &files);
         let effects = SharedWorld(self.world.clone());
         self.engine = Engine::new(prog, eopts, clock_for(&self.evt), Box::new(effects));
         if let Some(e) = self.evt.as_mut() {
@@ -558,7 +558,7 @@ impl Runtime {
         let files: Vec<RuleFile> = self.loaded.iter().map(|l| l.file.clone()).collect();
         let prog = compile::compile(&files, self.opts.bufsize as usize);
         let eopts = engine_options(&self.opts, &prog, &files);
-        self.fps = engine_state::fingerprints(&files);
+        self.fps = state_fingerprints(&self.opts, &files);
         self.engine.soft_restart(prog, eopts, &keep);
         self.inputs
             .soft_restart(input_config(&self.opts), self.opts.keepopen);
@@ -1011,5 +1011,14 @@ fn opt_ptr_eq(a: &Option<Arc<str>>, b: &Option<Arc<str>>) -> bool {
         (Some(a), Some(b)) => Arc::ptr_eq(a, b),
         (None, None) => true,
         _ => false,
+    }
+}
+
+/// Rule fingerprints for the state file; not computed without `--state`.
+fn state_fingerprints(opts: &Options, files: &[RuleFile]) -> Fingerprints {
+    if opts.state.is_some() {
+        engine_state::fingerprints(files)
+    } else {
+        Fingerprints::default()
     }
 }

@@ -455,17 +455,59 @@ fn nested_list_text(s: &str) -> String {
     }
 }
 
+/// [`parse_list`], remembering the results for texts without rule references (rule sets
+/// repeat the same few action lists over thousands of rules; parsing is pure).
+pub fn parse_list_cached(text: &str, rule: usize) -> Result<Vec<Action>, Vec<String>> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    type Parsed = Result<Vec<Action>, Vec<String>>;
+    thread_local! {
+        static SEEN: RefCell<HashMap<String, Parsed>> = RefCell::new(HashMap::new());
+    }
+    // reset, getwpos and setwpos name rules relative to this one.
+    if ["reset", "getwpos", "setwpos"]
+        .iter()
+        .any(|k| text.contains(k))
+    {
+        return parse_list(text, rule);
+    }
+    if let Some(hit) = SEEN.with(|m| m.borrow().get(text).cloned()) {
+        return hit;
+    }
+    let parsed = parse_list(text, rule);
+    SEEN.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= 4096 {
+            m.clear();
+        }
+        m.insert(text.to_string(), parsed.clone());
+    });
+    parsed
+}
+
 /// Parses an action list. `rule` is the rule's number (for relative rule references).
 /// On failure, the error lines SEC would log (without the `Rule in ...:` prefix).
 pub fn parse_list(text: &str, rule: usize) -> Result<Vec<Action>, Vec<String>> {
     let text = perl_trim(text);
-    let parsed = ActionListParser::parse(Rule::list, text).map_err(|_| {
-        vec![format!(
-            "Unbalanced parentheses found in action list '{text}'"
-        )]
-    })?;
     let mut parts: Vec<(String, String, Vec<String>)> = Vec::new();
-    for list in parsed {
+    if !text.contains(['(', ')']) {
+        // Without parentheses the grammar only splits on `;` (and cannot fail): the
+        // common case, done without the parser.
+        for part in text.split(';') {
+            let part = perl_trim(part).to_string();
+            parts.push((part.clone(), part, Vec::new()));
+        }
+    }
+    let parsed = if parts.is_empty() {
+        Some(ActionListParser::parse(Rule::list, text).map_err(|_| {
+            vec![format!(
+                "Unbalanced parentheses found in action list '{text}'"
+            )]
+        })?)
+    } else {
+        None
+    };
+    for list in parsed.into_iter().flatten() {
         for part in list.into_inner() {
             if part.as_rule() != Rule::part {
                 continue;

@@ -7,7 +7,7 @@ use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
 
-use crate::config::action::{parse_list, Action};
+use crate::config::action::{parse_list_cached, Action};
 use crate::config::calendar::CalendarSpec;
 use crate::config::context::{self, ContextExpr, ContextReport, SplitPerl};
 use crate::config::model::{
@@ -374,7 +374,7 @@ impl Checker<'_> {
         let Some(v) = self.get(key) else {
             return Some(None);
         };
-        match parse_list(v, self.number) {
+        match parse_list_cached(v, self.number) {
             Ok(a) => Some(Some(a)),
             Err(msgs) => {
                 for m in msgs {

@@ -12,7 +12,7 @@ use aho_corasick::AhoCorasick;
 
 use crate::config::PatternKind;
 use crate::engine::compile::{CFile, CKind, CMatch};
-use crate::engine::subst::Bytes;
+use crate::engine::subst::{has_matchvars, Bytes};
 
 /// A file's prefilter.
 ///
@@ -90,11 +90,11 @@ impl Prefilter {
                 } => {
                     let second = if m2.ctx.as_ref().is_some_and(|c| c.preeval) {
                         None
-                    } else if *deferred {
-                        generic2
-                            .as_ref()
-                            .filter(|_| m2.pat.lines == 1)
-                            .and_then(|g| g.required_literals())
+                    } else if let Some(g) = generic2.as_ref().filter(|_| *deferred) {
+                        (m2.pat.lines == 1).then(|| g.required_literals()).flatten()
+                    } else if has_matchvars(&m2.pat.text, b'$') {
+                        // Each operation has its own text (a SubStr with values in it).
+                        None
                     } else {
                         needs(m2)
                     };
@@ -307,5 +307,24 @@ mod build_tests {
         assert_eq!(bits, vec![0b100]);
         prog.prefilters[0].candidates(b"x [E1] foo 12", &mut bits);
         assert_eq!(bits, vec![0b111]);
+    }
+
+    /// A Pair rule is a candidate for lines of either pattern; a SubStr pattern2 with
+    /// values of the first match in it leaves the rule always tried.
+    #[test]
+    fn pair_rules_are_filtered_by_both_patterns() {
+        let text = "type=Pair\nptype=RegExp\npattern=^begin (\\S+)\ndesc=b $1\naction=none\n\
+                    ptype2=RegExp\npattern2=^end $1 now\ndesc2=e\naction2=none\n\n\
+                    type=Pair\nptype=RegExp\npattern=^start (\\S+)\ndesc=b $1\naction=none\n\
+                    ptype2=SubStr\npattern2=stop $1\ndesc2=e\naction2=none\n";
+        let f = parse_rule_text("t", text.as_bytes(), &LoadOptions::default());
+        let prog = compile(&[f], 0);
+        let mut bits = Vec::new();
+        prog.prefilters[0].candidates(b"nothing here", &mut bits);
+        assert_eq!(bits, vec![0b10]);
+        prog.prefilters[0].candidates(b"end job now", &mut bits);
+        assert_eq!(bits, vec![0b11]);
+        prog.prefilters[0].candidates(b"begin job", &mut bits);
+        assert_eq!(bits, vec![0b11]);
     }
 }

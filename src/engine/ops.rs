@@ -685,7 +685,10 @@ impl Engine {
         {
             // Every required value is a literal of every match.
             let text = self.buffers.text(pattern2.lines);
-            if plan.keys(pvals).any(|k| !crate::engine::memfind(&text, k)) {
+            if plan
+                .keys(pvals)
+                .any(|k| !crate::engine::pairindex::contains(&text, k))
+            {
                 return None;
             }
         }

@@ -233,6 +233,17 @@ struct Entry {
     desc: Bytes,
     /// The literal every match holds (None: always a candidate).
     key: Option<Bytes>,
+    /// The other literals every match holds.
+    also: Vec<Bytes>,
+}
+
+/// True if `needle` occurs in `hay` (for the short needles of keys: no searcher to
+/// build).
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    match needle.first() {
+        None => true,
+        Some(&b) => memchr::memchr_iter(b, hay).any(|i| hay[i..].starts_with(needle)),
+    }
 }
 
 /// The open operations of one Pair rule, in insertion order, with the key index.
@@ -269,7 +280,8 @@ impl PairOps {
     pub fn insert<'a>(&mut self, desc: Bytes, keys: impl Iterator<Item = &'a [u8]>) {
         self.remove(&desc);
         let mut best: Option<(usize, &[u8])> = None;
-        for k in keys.filter(|k| !k.is_empty()) {
+        let keys: Vec<&[u8]> = keys.filter(|k| !k.is_empty()).collect();
+        for &k in &keys {
             let n = self
                 .buckets
                 .get(&bucket(k.len(), hash(k)))
@@ -281,6 +293,17 @@ impl PairOps {
         let seq = self.next;
         self.next += 1;
         let key = best.map(|(_, k)| k.to_vec());
+        let mut also: Vec<Bytes> = Vec::new();
+        if let Some(k) = &key {
+            let mut skipped = false;
+            for &o in &keys {
+                if o == k.as_slice() && !skipped {
+                    skipped = true;
+                } else if !also.iter().any(|a| a == o) {
+                    also.push(o.to_vec());
+                }
+            }
+        }
         match &key {
             Some(k) => {
                 self.buckets
@@ -294,7 +317,7 @@ impl PairOps {
             }
         }
         self.seq_of.insert(desc.clone(), seq);
-        self.order.insert(seq, Entry { desc, key });
+        self.order.insert(seq, Entry { desc, key, also });
     }
 
     /// Removes the operation with this desc, if open.
@@ -340,7 +363,7 @@ impl PairOps {
             .collect()
     }
 
-    /// (sequence, desc) of the operations whose key occurs in `text` and of those
+    /// (sequence, desc) of the operations whose keys all occur in `text` and of those
     /// without a key, oldest first.
     pub fn candidates(&self, text: &[u8]) -> Vec<(u64, Bytes)> {
         if self.lens.is_empty() {
@@ -358,12 +381,11 @@ impl PairOps {
                 if let Some(v) = self.buckets.get(&bucket(len, h)) {
                     let window = &text[i..i + len];
                     for s in v {
-                        if self
-                            .order
-                            .get(s)
-                            .and_then(|e| e.key.as_deref())
-                            .is_some_and(|k| k == window)
-                        {
+                        let hit = self.order.get(s).is_some_and(|e| {
+                            e.key.as_deref() == Some(window)
+                                && e.also.iter().all(|a| contains(text, a))
+                        });
+                        if hit {
                             seqs.push(*s);
                         }
                     }
@@ -533,6 +555,9 @@ mod tests {
             b"z".to_vec(),
             [b"h1".as_slice(), b"if9".as_slice()].into_iter(),
         );
-        assert_eq!(s(q.candidates(b"if9")), ["z"]);
+        assert_eq!(s(q.candidates(b"if9 h1")), ["x", "y", "z"]);
+        // The other key must occur too.
+        assert_eq!(s(q.candidates(b"if9")), Vec::<String>::new());
+        assert!(contains(b"abcabd", b"abd") && !contains(b"abcab", b"abd"));
     }
 }

@@ -260,8 +260,9 @@ pub struct PairOps {
     regexes: HashMap<Bytes, Arc<PerlRegex>>,
 }
 
-/// How many compiled operation regexes a rule keeps.
-const REGEX_CACHE: usize = 256;
+/// How many compiled operation regexes a rule keeps (each holds its own lazy DFA
+/// cache, tens of KB: a large cache cost more memory than the operations).
+const REGEX_CACHE: usize = 16;
 
 impl PairOps {
     /// True when no operation is open.

@@ -148,6 +148,8 @@ pub enum CKind {
         m2: CMatch,
         deferred: bool,
         generic2: Option<Arc<PerlRegex>>,
+        /// The operation index plan of a deferred RegExp pattern2 (see `pairindex`).
+        plan: Option<Arc<crate::engine::pairindex::Plan>>,
         desc2: Bytes,
         action2: CActions,
         window: i64,
@@ -474,21 +476,30 @@ pub fn compile(files: &[RuleFile], bufsize: usize) -> Program {
                     desc2,
                     action2,
                     window,
-                } => CKind::Pair {
-                    with_window: *with_window,
-                    m: cmatch(m, i, len),
-                    action: cactions(Some(action), fi),
-                    m2: cmatch(m2, i, len),
-                    deferred: *pattern2_deferred,
-                    generic2: if *pattern2_deferred {
+                } => {
+                    let generic2 = if *pattern2_deferred {
                         generic_pattern2(&b(&m2.pattern.text))
                     } else {
                         None
-                    },
-                    desc2: b(desc2),
-                    action2: cactions(Some(action2), fi),
-                    window: *window as i64,
-                },
+                    };
+                    let plan = if generic2.is_some() && m2.pattern.kind == PatternKind::RegExp {
+                        crate::engine::pairindex::Plan::new(&b(&m2.pattern.text)).map(Arc::new)
+                    } else {
+                        None
+                    };
+                    CKind::Pair {
+                        with_window: *with_window,
+                        m: cmatch(m, i, len),
+                        action: cactions(Some(action), fi),
+                        m2: cmatch(m2, i, len),
+                        deferred: *pattern2_deferred,
+                        generic2,
+                        plan,
+                        desc2: b(desc2),
+                        action2: cactions(Some(action2), fi),
+                        window: *window as i64,
+                    }
+                }
                 RuleKind::SingleWithThreshold {
                     m,
                     action,

@@ -13,6 +13,7 @@ mod dump;
 mod evclock;
 mod exec;
 mod ops;
+pub mod pairindex;
 mod perl;
 pub mod prefilter;
 mod reload;
@@ -343,7 +344,7 @@ pub struct Engine {
     int_record: Option<usize>,
     intcontext: Option<Bytes>,
     ops: FastMap<OpKey, ops::Op>,
-    pair_ops: FastMap<(usize, usize), Vec<Bytes>>,
+    pair_ops: FastMap<(usize, usize), pairindex::PairOps>,
     timers: BinaryHeap<Reverse<(i64, u64, Timer)>>,
     seq: u64,
     vars: HashMap<String, Option<Bytes>>,

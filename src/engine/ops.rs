@@ -8,9 +8,13 @@ use std::sync::Arc;
 use crate::config::action::Command;
 use crate::config::PatternKind;
 use crate::engine::compile::{CActions, CKind, COp, CPattern};
+use crate::engine::pairindex::Plan;
 use crate::engine::subst::{double, quotemeta, subst_matchvars, Bytes, MatchVars};
 use crate::engine::{ActionList, ChildMode, Engine, OpKey, ScriptWait, Timer};
 use crate::pattern::regex::PerlRegex;
+
+/// The capture offsets of one match (None: the pattern did not match).
+type Captures = Option<Vec<Option<(usize, usize)>>>;
 
 /// One live operation.
 #[derive(Clone, Debug)]
@@ -48,6 +52,10 @@ pub enum State {
         action2: ActionList,
         /// True if action2 was already copied for this operation.
         act2_copied: bool,
+        /// With an index plan (`pairindex::Plan`): the raw value of each placeholder
+        /// occurrence of pattern2, whose `text` is then the substituted source and whose
+        /// regex is compiled only when needed (None).
+        pvals: Vec<Bytes>,
     },
     /// SingleWithThreshold.
     Threshold {
@@ -459,7 +467,7 @@ impl Engine {
     pub(crate) fn remove_pair_op(&mut self, key: &OpKey) {
         self.ops.remove(key);
         if let Some(list) = self.pair_ops.get_mut(&(key.0, key.1)) {
-            list.retain(|d| *d != key.2);
+            list.remove(&key.2);
         }
     }
 
@@ -474,6 +482,7 @@ impl Engine {
             desc2,
             action2,
             window,
+            plan,
             ..
         } = &rule.kind
         else {
@@ -505,6 +514,7 @@ impl Engine {
         let mut pattern2 = Arc::new(m2.pat.clone());
         let mut desc2 = desc2.clone();
         let mut context2 = m2.ctx.as_ref().map(|c| c.ops.clone());
+        let mut pvals = Vec::new();
         let (act1, mut act2, mut act2_copied);
         if vars.is_empty() {
             act1 = action.list.clone();
@@ -524,7 +534,21 @@ impl Engine {
                 | PatternKind::PerlFunc
                 | PatternKind::NPerlFunc
                 | PatternKind::Cached => {
-                    if *deferred {
+                    let fast = match plan {
+                        Some(plan) if *deferred => {
+                            let (src, vals) = plan.substitute(&m2.pat.text, vars);
+                            pvals = vals;
+                            Plan::valid_without_compiling(&pvals).then_some(src)
+                        }
+                        _ => None,
+                    };
+                    if let Some(src) = fast {
+                        // Valid by construction: compiled only when an event needs it.
+                        let mut p = m2.pat.clone();
+                        p.regex = None;
+                        p.text = src;
+                        pattern2 = Arc::new(p);
+                    } else if *deferred {
                         let quoted = vars.map_values(quotemeta);
                         let src = subst_matchvars(&quoted, &self.cache, &m2.pat.text, b'$');
                         match PerlRegex::from_bytes(&src) {
@@ -608,16 +632,103 @@ impl Engine {
                     desc2,
                     action2: act2,
                     act2_copied,
+                    pvals,
                 },
             ),
         );
-        self.pair_ops
-            .entry((fi, rule.number))
-            .or_default()
-            .push(desc.clone());
+        self.index_pair_op(fi, rule.number, plan.as_deref(), &desc);
         if !*with_window {
             self.exec_list(&act1, &desc);
         }
+    }
+
+    /// Puts a just-started Pair operation into its rule's index: keyed by one of its
+    /// required placeholder values, or by a SubStr pattern2's text.
+    pub(crate) fn index_pair_op(
+        &mut self,
+        fi: usize,
+        number: usize,
+        plan: Option<&Plan>,
+        desc: &[u8],
+    ) {
+        let key = (fi, number, desc.to_vec());
+        let list = self.pair_ops.entry((fi, number)).or_default();
+        match self.ops.get(&key) {
+            Some(Op {
+                state: State::Pair {
+                    pattern2, pvals, ..
+                },
+                ..
+            }) => match plan {
+                Some(plan) if !pvals.is_empty() => list.insert(key.2, plan.keys(pvals)),
+                _ if pattern2.kind == PatternKind::SubStr => {
+                    list.insert(key.2, std::iter::once(pattern2.text.as_slice()))
+                }
+                _ => list.insert(key.2, std::iter::empty()),
+            },
+            _ => list.insert(key.2, std::iter::empty()),
+        }
+    }
+
+    /// Matches an indexed operation's pattern2 (regex compiled only on demand) against
+    /// the current event. `caps` holds the captures of the plan's capturing pattern for
+    /// this event once computed (None inside: it did not match). With `need_vars` false
+    /// the caller uses no variable of the match, so a proof of a match is enough and
+    /// gives empty variables.
+    #[allow(clippy::too_many_arguments)]
+    fn match_indexed(
+        &mut self,
+        fi: usize,
+        number: usize,
+        plan: &Plan,
+        pattern2: &CPattern,
+        pvals: &[Bytes],
+        varmap: &[crate::config::VarMapEntry],
+        need_vars: bool,
+        caps: &mut Option<Captures>,
+    ) -> Option<MatchVars> {
+        {
+            // Every required value is a literal of every match.
+            let text = self.buffers.text(pattern2.lines);
+            if plan
+                .keys(pvals)
+                .any(|k| !crate::engine::pairindex::contains(&text, k))
+            {
+                return None;
+            }
+        }
+        if !need_vars {
+            if let Some((re, _)) = &plan.capture {
+                let text = self.buffers.text(pattern2.lines);
+                let locs = caps.get_or_insert_with(|| {
+                    let mut l = Vec::new();
+                    re.captures_into(&text, &mut l).then_some(l)
+                });
+                if locs.as_ref().is_some_and(|l| plan.verify(&text, l, pvals)) {
+                    return Some(MatchVars::default());
+                }
+            }
+        }
+        let re = self
+            .pair_ops
+            .entry((fi, number))
+            .or_default()
+            .regex(&pattern2.text);
+        let re = match re {
+            Ok(re) => re,
+            Err(e) => {
+                crate::err!(
+                    "Invalid regular expression '{}': {e}",
+                    String::from_utf8_lossy(&pattern2.text)
+                );
+                return None;
+            }
+        };
+        let p = CPattern {
+            regex: Some(re),
+            ..pattern2.clone()
+        };
+        self.match_pattern(&p, varmap)
     }
 
     /// Offers the current event to the running operations of a Pair rule; true if any
@@ -647,24 +758,66 @@ impl Engine {
             }
         }
         let volatile2 = m2.ctx.as_ref().is_some_and(|c| c.volatile);
-        let descs = self
-            .pair_ops
-            .get(&(fi, rule.number))
-            .cloned()
-            .unwrap_or_default();
+        let plan = match &rule.kind {
+            CKind::Pair { plan, .. } => plan.clone(),
+            _ => None,
+        };
+        // Would the variables of pattern2's match be used (beyond desc2's own `$`)?
+        let rule_needs_vars = !m2.varmap.is_empty()
+            || rule_action2.volatile
+            || rule_action2.volatile_pct
+            || volatile2;
+        // Only the operations whose key the event holds can match it (all of them with
+        // a pre-evaluated context2, which is evaluated for each operation in turn).
+        let mut descs = match self.pair_ops.get(&(fi, rule.number)) {
+            None => Vec::new(),
+            Some(list) if preeval2 => list.after(None),
+            Some(list) => list.candidates(&self.buffers.text(m2.pat.lines)),
+        }
+        .into_iter();
+        let mut caps = None;
         let mut ret = false;
-        for d in descs {
+        let mut gen = self.event_gen;
+        let mut last = None;
+        loop {
+            if self.event_gen != gen {
+                // An action rewrote the event: the candidates were found for the old
+                // text, so every later operation is tried, as a full scan would.
+                gen = self.event_gen;
+                caps = None;
+                descs = self
+                    .pair_ops
+                    .get(&(fi, rule.number))
+                    .map(|l| l.after(last))
+                    .unwrap_or_default()
+                    .into_iter();
+            }
+            let Some((seq, d)) = descs.next() else {
+                break;
+            };
+            last = Some(seq);
             let key = (fi, rule.number, d);
             let Some(Op {
-                state: State::Pair {
-                    pattern2, context2, ..
-                },
+                state:
+                    State::Pair {
+                        pattern2,
+                        context2,
+                        pvals,
+                        desc2,
+                        ..
+                    },
                 ..
             }) = self.ops.get(&key)
             else {
                 continue;
             };
-            let (pattern2, context2) = (pattern2.clone(), context2.clone());
+            let indexed = pattern2.regex.is_none() && !pvals.is_empty();
+            let need_vars = rule_needs_vars || desc2.contains(&b'$');
+            let (pattern2, context2, pvals) = (
+                pattern2.clone(),
+                context2.clone(),
+                if indexed { pvals.clone() } else { Vec::new() },
+            );
             if preeval2 {
                 if let Some(c) = &context2 {
                     if !self.tval(c) {
@@ -672,7 +825,20 @@ impl Engine {
                     }
                 }
             }
-            let Some(vars) = self.match_pattern(&pattern2, &m2.varmap) else {
+            let matched = match &plan {
+                Some(plan) if indexed => self.match_indexed(
+                    fi,
+                    rule.number,
+                    plan,
+                    &pattern2,
+                    &pvals,
+                    &m2.varmap,
+                    need_vars,
+                    &mut caps,
+                ),
+                _ => self.match_pattern(&pattern2, &m2.varmap),
+            };
+            let Some(vars) = matched else {
                 continue;
             };
             if !preeval2 {

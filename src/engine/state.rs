@@ -643,8 +643,10 @@ fn enc_state(s: &State, t: &mut ListTable) -> Value {
             desc2,
             action2,
             act2_copied,
+            pvals,
         } => json!({
             "type": "pair",
+            "pvals": bl(pvals),
             "with_window": with_window,
             "action": t.add(action),
             "pattern2": enc_bytes(&pattern2.text),
@@ -740,6 +742,10 @@ fn dec_state(v: &Value, lists: &[ActionList], kind: &CKind) -> R<State> {
                 desc2: dec_bytes(field(v, "desc2")?)?,
                 action2: l("action2")?,
                 act2_copied: dec_bool(field(v, "act2_copied")?)?,
+                pvals: match v.get("pvals") {
+                    Some(p) => arr(p)?.iter().map(dec_bytes).collect::<R<Vec<_>>>()?,
+                    None => Vec::new(),
+                },
             }
         }
         ("threshold", CKind::Threshold { .. }) => State::Threshold {
@@ -897,6 +903,7 @@ fn src_dec(v: &Value) -> R<Option<Arc<str>>> {
 struct Decoded {
     contexts: Contexts,
     ops: super::FastMap<super::OpKey, Op>,
+    /// The open Pair operations of each rule, oldest first (indexed after restoring).
     pair_ops: super::FastMap<(usize, usize), Vec<Bytes>>,
     timers: BinaryHeap<Reverse<(i64, u64, Timer)>>,
     seq: u64,
@@ -980,7 +987,10 @@ impl Engine {
                 "names": names_v.into_iter().map(|(n, id)| json!([enc_bytes(n), id])).collect::<Vec<_>>(),
             },
             "ops": ops_v,
-            "pair_ops": pairs.into_iter().map(|((fi, ri), d)| json!([fi, ri, bl(d)])).collect::<Vec<_>>(),
+            "pair_ops": pairs.into_iter().map(|((fi, ri), d)| {
+                let descs: Vec<Bytes> = d.after(None).into_iter().map(|(_, desc)| desc).collect();
+                json!([fi, ri, bl(&descs)])
+            }).collect::<Vec<_>>(),
             "timers": timers_v,
             "seq": self.seq,
             "vars": vars.into_iter().map(|(k, v)| json!([k, enc_opt_bytes(v)])).collect::<Vec<_>>(),
@@ -1005,7 +1015,22 @@ impl Engine {
         let d = self.decode_state(v, fps)?;
         self.contexts = d.contexts;
         self.ops = d.ops;
-        self.pair_ops = d.pair_ops;
+        self.pair_ops = super::FastMap::default();
+        let prog = self.prog.clone();
+        for ((fi, number), descs) in d.pair_ops {
+            let plan = prog.files.get(fi).and_then(|f| {
+                f.rules
+                    .iter()
+                    .find(|r| r.number == number)
+                    .and_then(|r| match &r.kind {
+                        CKind::Pair { plan, .. } => plan.clone(),
+                        _ => None,
+                    })
+            });
+            for desc in descs {
+                self.index_pair_op(fi, number, plan.as_deref(), &desc);
+            }
+        }
         self.timers = d.timers;
         self.seq = self.seq.max(d.seq);
         self.vars = d.vars;

@@ -153,14 +153,7 @@ fn unix_now() -> i64 {
 
 /// Options rsec accepts but whose behaviour is not built yet: each one that was given is
 /// logged, so that nothing is ignored silently.
-const PENDING_OPTIONS: &[&str] = &[
-    "ruleperf",
-    "dialect",
-    "state",
-    "state-interval",
-    "input-format",
-    "match-field",
-];
+const PENDING_OPTIONS: &[&str] = &["ruleperf", "state", "state-interval"];
 
 fn log_pending_options(opts: &Options) {
     for name in PENDING_OPTIONS {
@@ -191,6 +184,9 @@ fn engine_options(opts: &Options, prog: &compile::Program, files: &[RuleFile]) -
         cleantime: opts.cleantime as i64,
         evstoresize: opts.evstoresize as usize,
         quoting: opts.quoting,
+        input_format: opts.input_format,
+        match_field: opts.match_field.clone(),
+        logzilla: opts.dialect == cli::Dialect::Logzilla,
     }
 }
 
@@ -616,6 +612,12 @@ impl Runtime {
     /// seconds (SEC sleeps that long when it generated SEC_SHUTDOWN) before they are sent
     /// SIGTERM.
     fn finish(&mut self) -> i32 {
+        if self.opts.input_format == cli::InputFormat::Json {
+            crate::notice!(
+                "{} input lines were not valid JSON and were matched as plain text",
+                self.engine.bad_json_lines()
+            );
+        }
         if let Some(e) = self.evt.as_mut() {
             e.progress.finish();
             crate::notice!("{}", e.time.stats());

@@ -221,7 +221,9 @@ impl Engine {
     fn perl_eval(&mut self, code: &[u8], ctx: Context) -> Result<Vec<PVal>, String> {
         if !self.bridge_all() {
             let text = String::from_utf8_lossy(code);
+            let now = self.opts.logzilla.then(|| self.clock.now());
             let st = self.perl_state();
+            st.interp.set_time(now);
             let r = st
                 .interp
                 .compile(&text)
@@ -415,6 +417,7 @@ impl Engine {
 
     /// A `= code` operand, run in scalar context.
     pub(crate) fn perl_ecode(&mut self, code: &[u8]) -> bool {
+        let code = &self.dialect_code(code)[..];
         match self.perl_eval(code, Context::Scalar) {
             Ok(v) => v.first().is_some_and(PVal::truthy),
             Err(e) => {

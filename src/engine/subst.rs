@@ -4,23 +4,88 @@
 //! an action runs. It owns the syntax of both; the values come from the engine.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::fields::Fields;
 
 /// A byte string: event text, variable values and substituted parameters are bytes.
 pub type Bytes = Vec<u8>;
 
 /// The match variables of one pattern match (SEC's `%subst`): `0`, `1`.., named groups,
 /// `_inputsrc`, `_intcontext`, varmap names. `None` is Perl's undef.
+///
+/// With structured input (`--input-format=json|logfmt`) or `--dialect=logzilla`, the
+/// fields of the matched event ride along in [`MatchVars::fields`] and are looked up only
+/// when a name is not in the map (so a pattern's own named captures win); see
+/// [`MatchVars::lookup`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MatchVars {
     /// Variable name to value.
     pub map: HashMap<String, Option<Bytes>>,
+    /// The fields of the matched event (structured input or the LogZilla dialect).
+    pub fields: Option<Arc<Fields>>,
 }
 
+/// The prefix of the match variable that `--dialect=logzilla` writes for `$ENV{NAME}` in
+/// text: the value as it is.
+pub const ENV_TEXT: &str = "_ENV_";
+/// The prefix for `$ENV{NAME}` in Perl code outside strings: the value as a Perl
+/// single-quoted literal (`undef` when unset), so the code sees the value it had when the
+/// event matched.
+pub const ENV_PERL: &str = "_ENVQ_";
+/// The prefix for `$ENV{NAME}` inside a Perl double-quoted string: the value with `\`,
+/// `"`, `$` and `@` escaped.
+pub const ENV_STRING: &str = "_ENVS_";
+
 impl MatchVars {
-    /// True when the match set no variables (SubStr, TValue, NCached): then SEC does no
-    /// substitution at all.
+    /// True when the match set no variables (SubStr, TValue, NCached) and carries no
+    /// fields: then SEC does no substitution at all.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.map.is_empty() && self.fields.is_none()
+    }
+
+    /// The value of a match variable: the map first, then the event's fields (by name,
+    /// or with `_` standing for the `.` of nested names, which SEC's variable syntax
+    /// cannot hold), then the `$ENV{NAME}` forms of the LogZilla dialect (the event's
+    /// `EVENT_` field, else the process environment).
+    pub fn lookup(&self, name: &str) -> Option<Bytes> {
+        if let Some(v) = self.map.get(name) {
+            return v.clone();
+        }
+        let fields = self.fields.as_deref()?;
+        if let Some(v) = fields.get_loose(name.as_bytes()) {
+            return Some(v.to_vec());
+        }
+        let env = |n: &str| -> Option<Bytes> {
+            fields
+                .get_env(n.as_bytes())
+                .map(<[u8]>::to_vec)
+                .or_else(|| {
+                    std::env::var_os(n)
+                        .map(|v| std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()).to_vec())
+                })
+        };
+        if let Some(n) = name.strip_prefix(ENV_PERL) {
+            return Some(match env(n) {
+                Some(v) => perl_single_quoted(&v),
+                None => b"undef".to_vec(),
+            });
+        }
+        if let Some(n) = name.strip_prefix(ENV_STRING) {
+            let v = env(n)?;
+            let mut out = Vec::with_capacity(v.len() + 4);
+            for b in v {
+                if matches!(b, b'\\' | b'"' | b'$' | b'@') {
+                    out.push(b'\\');
+                }
+                out.push(b);
+            }
+            return Some(out);
+        }
+        if let Some(n) = name.strip_prefix(ENV_TEXT) {
+            return env(n);
+        }
+        None
     }
 
     /// Sets a variable.
@@ -36,6 +101,7 @@ impl MatchVars {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.as_ref().map(|v| f(v))))
                 .collect(),
+            fields: self.fields.clone(),
         }
     }
 }
@@ -163,11 +229,22 @@ pub fn subst_matchvars(vars: &MatchVars, cache: &MatchCache, text: &[u8], token:
                 (cache.get(String::from_utf8_lossy(entry).as_ref()), name)
             }
         };
-        m?.map
-            .get(String::from_utf8_lossy(name).as_ref())
-            .cloned()
-            .flatten()
+        m?.lookup(String::from_utf8_lossy(name).as_ref())
     })
+}
+
+/// `v` as a Perl single-quoted string literal (`\\` and `'` escaped).
+pub fn perl_single_quoted(v: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(v.len() + 2);
+    out.push(b'\'');
+    for &b in v {
+        if b == b'\\' || b == b'\'' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out.push(b'\'');
+    out
 }
 
 /// True if `text` holds a match variable of `token` (SEC's volatility test).

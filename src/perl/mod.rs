@@ -157,6 +157,8 @@ pub struct Interp {
     stack_base: usize,
     awk_re: Option<Rc<re::Re>>,
     compiled: HashMap<String, Code>,
+    /// What `time()` returns; None is the wall clock.
+    now: Option<i64>,
 }
 
 /// How many compiled snippets [`Interp::compile`] keeps.
@@ -211,7 +213,20 @@ impl Interp {
             stack_base: 0,
             awk_re: None,
             compiled: HashMap::new(),
+            now: None,
         }
+    }
+
+    /// Makes `time()` (and `localtime`/`gmtime` without an argument) return `t` instead
+    /// of the wall clock (None restores the wall clock): the engine's clock under
+    /// `--dialect=logzilla`, so that event time gives exact durations.
+    pub fn set_time(&mut self, t: Option<i64>) {
+        self.now = t;
+    }
+
+    /// What `time()` returns now.
+    pub(crate) fn time_now(&self) -> i64 {
+        self.now.unwrap_or_else(crate::timefmt::now)
     }
 
     /// Sends `print` output to `w` instead of standard output.

@@ -25,7 +25,10 @@
 //!   literal in Perl code (eval actions and Perl context operands, `$+{_ENVQ_NAME}`), and
 //!   escaped inside a Perl double-quoted string (`$+{_ENVS_NAME}`). So Perl code sees the
 //!   value of the event that matched, even when it runs later (SingleWithScript).
-//!   Patterns are left as written.
+//!   Patterns are left as written. In the second half of a Pair (desc2, context2,
+//!   action2) whose pattern2 sets no match variables, SEC substitutes `$` variables from
+//!   the first event when the operation starts; there the forms are written with `$$`,
+//!   which that step turns into `$`, so they still read the second (current) event.
 //! * `$thresh`, `$thresh2`, `$window`, `$window2` (any `thresh`/`window` keyword of the
 //!   rule) in actions, descriptions, script and contexts become the keyword's value.
 //! * `%username_%src_ip`: when `%username_` is not assigned anywhere in the file but
@@ -139,6 +142,16 @@ pub fn rewrite(file: &str, raw: &RawRule, assigned: &HashSet<String>) -> RawRule
         ));
         set(&mut out, "window", EVENTGROUP_WINDOW);
     }
+    let ptype2 = raw.get("ptype2").unwrap_or("").to_ascii_lowercase();
+    let pair_first_vars = (ty == "pair" || ty == "pairwithwindow")
+        && !matches!(
+            ptype2.as_str(),
+            "regexp" | "nregexp" | "perlfunc" | "nperlfunc" | "cached"
+        )
+        && !ptype2.starts_with("regexp")
+        && !ptype2.starts_with("nregexp")
+        && !ptype2.starts_with("perlfunc")
+        && !ptype2.starts_with("nperlfunc");
     let params: Vec<(String, String)> = out
         .fields
         .iter()
@@ -159,7 +172,15 @@ pub fn rewrite(file: &str, raw: &RawRule, assigned: &HashSet<String>) -> RawRule
             "context" => rewrite_context(&subst_params(v, &params)),
             _ => continue,
         };
-        *v = new;
+        // A Pair whose pattern2 sets no match variables (SubStr, TValue, ...) has the
+        // second half's `$` variables substituted from the first event when the
+        // operation starts; `$$` survives that, so `$ENV{NAME}` there still reads the
+        // second (current) event.
+        *v = if pair_first_vars && k.ends_with('2') {
+            new.replace("$+{_ENV", "$$+{_ENV")
+        } else {
+            new
+        };
     }
     out
 }

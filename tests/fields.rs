@@ -403,8 +403,8 @@ fn extract_and_match_text() {
 
 #[test]
 fn loose_lookup_reads_underscores_as_dots() {
-    let f = parse_json(br#"{"user_tags":{"srcip":"1.2.3.4"},"a_b":"x","a":{"b":"y"}}"#)
-        .expect("json");
+    let f =
+        parse_json(br#"{"user_tags":{"srcip":"1.2.3.4"},"a_b":"x","a":{"b":"y"}}"#).expect("json");
     assert_eq!(f.get_loose(b"user_tags_srcip"), Some(&b"1.2.3.4"[..]));
     assert_eq!(f.get_loose(b"user_tags.srcip"), Some(&b"1.2.3.4"[..]));
     // an exact name wins over the loose reading

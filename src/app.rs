@@ -156,6 +156,9 @@ fn unix_now() -> i64 {
 const PENDING_OPTIONS: &[&str] = &["ruleperf", "state", "state-interval"];
 
 fn log_pending_options(opts: &Options) {
+    if opts.match_field.is_some() && opts.input_format == cli::InputFormat::Line {
+        crate::warn!("Option --match-field has no effect without --input-format=json or logfmt");
+    }
     for name in PENDING_OPTIONS {
         if opts.given.contains(*name) {
             crate::warn!("Option --{name} is accepted, but its behaviour is not implemented yet in this version of rsec");

@@ -5,6 +5,7 @@
 use std::cell::RefCell;
 use std::ffi::OsString;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use std::collections::HashMap;
@@ -13,10 +14,12 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use crate::io::daemon;
 use crate::io::input::{InputConfig, InputLine, Inputs};
 use crate::io::signals;
+use crate::io::statefile::{self, StateFile};
 use crate::io::world::{InputRequest, Report, SharedWorld, World};
 
 use crate::cli::{self, Command as CliCommand, Options};
 use crate::config::{self, LoadOptions, RuleFile};
+use crate::engine::state::{self as engine_state, Fingerprints};
 use crate::engine::{
     compile, ChildInfo, Clock, DumpInfo, Engine, EngineOptions, InputInfo, Signal, WallClock,
 };
@@ -99,7 +102,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         opts.socket_timeout,
     ))));
     let effects = SharedWorld(world.clone());
-    let evt = match EvState::new(&opts, now) {
+    let mut evt = match EvState::new(&opts, now) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("{e}");
@@ -107,8 +110,18 @@ pub fn run(args: Vec<OsString>) -> i32 {
         }
     };
     let clock = clock_for(&evt);
-    let engine = Engine::new(prog, eopts, clock, Box::new(effects));
-    let inputs = Inputs::open(input_config(&opts));
+    if let Some(e) = evt.as_ref() {
+        let c = e.clock.clone();
+        crate::perl::set_time_source(Some(Box::new(move || c.now())));
+    }
+    let mut engine = Engine::new(prog, eopts, clock, Box::new(effects));
+    let fps = engine_state::fingerprints(&files);
+    let positions = match opts.state.as_deref() {
+        Some(path) => restore_saved(path, &mut engine, &mut evt, &fps),
+        None => Vec::new(),
+    };
+    let preload = rotated_lines(&positions, &opts);
+    let inputs = Inputs::open_with_positions(input_config(&opts), &positions);
     // Before the pid file exists, so that a signal sent as soon as it appears is caught.
     signals::install(signals::non_interactive(opts.detach));
     let mut detached = None;
@@ -139,7 +152,11 @@ pub fn run(args: Vec<OsString>) -> i32 {
         conf_load_time: now,
         lines: 0,
         per_source: HashMap::new(),
+        last_source: None,
         evt,
+        fps,
+        preload,
+        last_save: std::time::Instant::now(),
     };
     rt.event_loop()
 }
@@ -153,7 +170,7 @@ fn unix_now() -> i64 {
 
 /// Options rsec accepts but whose behaviour is not built yet: each one that was given is
 /// logged, so that nothing is ignored silently.
-const PENDING_OPTIONS: &[&str] = &["ruleperf", "state", "state-interval"];
+const PENDING_OPTIONS: &[&str] = &["ruleperf"];
 
 fn log_pending_options(opts: &Options) {
     if opts.match_field.is_some() && opts.input_format == cli::InputFormat::Line {
@@ -252,6 +269,7 @@ fn input_config(opts: &Options) -> InputConfig {
         rwfifo: opts.rwfifo,
         input_timeout: opts.input_timeout,
         timeout_script: opts.timeout_script.clone(),
+        hold_partial: opts.state.is_some() && !opts.tail,
     }
 }
 
@@ -268,8 +286,17 @@ struct Runtime {
     lines: u64,
     /// Lines read and the internal context, by input source (for the dump).
     per_source: HashMap<String, (u64, Option<String>)>,
+    /// The source of the previous input line and its count so far, not yet added to
+    /// `per_source` (lines mostly come from one source: no lookup per line).
+    last_source: Option<(Arc<str>, Option<Arc<str>>, u64)>,
     /// Event time (`--time-source=event`); None in wall-clock mode.
     evt: Option<EvState>,
+    /// Fingerprints of the loaded rules (`--state` keeps operations of unchanged rules).
+    fps: Fingerprints,
+    /// Lines read before the inputs: the rest of rotated-away files (`--state`).
+    preload: std::collections::VecDeque<InputLine>,
+    /// When the state file was last saved (`--state-interval`).
+    last_save: std::time::Instant,
 }
 
 impl Runtime {
@@ -313,7 +340,7 @@ impl Runtime {
             if let Some((line, ctx)) = self.engine.next_synthetic() {
                 self.lines += 1;
                 self.engine.process(&line, None, Some(ctx));
-            } else if let Some(l) = self.inputs.read_line() {
+            } else if let Some(l) = self.preload.pop_front().or_else(|| self.inputs.read_line()) {
                 if self.evt.is_some() {
                     self.event_input(l);
                 } else {
@@ -344,6 +371,11 @@ impl Runtime {
             if self.evt.as_ref().is_none_or(|e| e.started) {
                 self.engine.maybe_tick();
             }
+            if let Some(iv) = self.opts.state_interval {
+                if iv > 0.0 && self.last_save.elapsed().as_secs_f64() >= iv {
+                    self.save_state();
+                }
+            }
             let mut sigs = signals::take();
             sigs.extend(self.engine.take_signals().into_iter().map(|s| (s, 1)));
             for (sig, n) in sigs {
@@ -357,15 +389,30 @@ impl Runtime {
     /// One input line through the engine, counted for the dump.
     fn process_input(&mut self, l: InputLine) {
         self.lines += 1;
-        // Looked up first: a String per line for the entry API costs a visible share.
-        let e = match self.per_source.get_mut(&*l.source) {
-            Some(e) => e,
-            None => self.per_source.entry(l.source.to_string()).or_default(),
-        };
-        e.0 += 1;
-        e.1.clone_from(&l.context.as_ref().map(|c| c.to_string()));
+        match &mut self.last_source {
+            Some((src, ctx, n)) if Arc::ptr_eq(src, &l.source) && opt_ptr_eq(ctx, &l.context) => {
+                *n += 1;
+            }
+            _ => {
+                self.flush_source_counts();
+                self.last_source = Some((l.source.clone(), l.context.clone(), 1));
+            }
+        }
         let ctx = l.context.as_ref().map(|c| c.as_bytes().to_vec());
-        self.engine.process(&l.line, Some(l.source), ctx);
+        let spare = self.engine.process_owned(l.line, Some(l.source), ctx);
+        self.inputs.recycle(spare);
+    }
+
+    /// Adds the pending count of the last source to the per-source line counts.
+    fn flush_source_counts(&mut self) {
+        if let Some((src, ctx, n)) = self.last_source.take() {
+            let e = match self.per_source.get_mut(&*src) {
+                Some(e) => e,
+                None => self.per_source.entry(src.to_string()).or_default(),
+            };
+            e.0 += n;
+            e.1 = ctx.map(|c| c.to_string());
+        }
     }
 
     fn internal_event(&mut self, text: &[u8]) {
@@ -389,6 +436,7 @@ impl Runtime {
             Signal::Usr1 => {
                 crate::notice!("SIGUSR1 received: dumping performance and debug data");
                 self.dump();
+                self.save_state();
             }
             Signal::Usr2 => {
                 crate::notice!("SIGUSR2 received: closing outputs and restarting logging");
@@ -484,6 +532,7 @@ impl Runtime {
         let files: Vec<RuleFile> = self.loaded.iter().map(|l| l.file.clone()).collect();
         let prog = compile::compile(&files, self.opts.bufsize as usize);
         let eopts = engine_options(&self.opts, &prog, &files);
+        self.fps = engine_state::fingerprints(&files);
         let effects = SharedWorld(self.world.clone());
         self.engine = Engine::new(prog, eopts, clock_for(&self.evt), Box::new(effects));
         if let Some(e) = self.evt.as_mut() {
@@ -515,6 +564,7 @@ impl Runtime {
         let files: Vec<RuleFile> = self.loaded.iter().map(|l| l.file.clone()).collect();
         let prog = compile::compile(&files, self.opts.bufsize as usize);
         let eopts = engine_options(&self.opts, &prog, &files);
+        self.fps = engine_state::fingerprints(&files);
         self.engine.soft_restart(prog, eopts, &keep);
         self.inputs
             .soft_restart(input_config(&self.opts), self.opts.keepopen);
@@ -549,6 +599,12 @@ impl Runtime {
     }
 
     fn dump_info(&self) -> DumpInfo {
+        let mut counts = self.per_source.clone();
+        if let Some((src, ctx, n)) = &self.last_source {
+            let e = counts.entry(src.to_string()).or_default();
+            e.0 += n;
+            e.1 = ctx.as_ref().map(|c| c.to_string());
+        }
         let positions = self.inputs.positions();
         let inputs = self
             .inputs
@@ -564,7 +620,7 @@ impl Runtime {
                     None if name == "-" => "standard input",
                     None => "unknown",
                 };
-                let (lines, context) = self.per_source.get(&name).cloned().unwrap_or_default();
+                let (lines, context) = counts.get(&name).cloned().unwrap_or_default();
                 InputInfo {
                     offset: positions.iter().find(|p| p.0 == name).map(|p| p.3),
                     stat: meta
@@ -595,7 +651,12 @@ impl Runtime {
             start_time: self.start_time,
             conf_load_time: self.conf_load_time,
             file_load_times,
-            rule_matches: self.engine.rule_match_counts().clone(),
+            rule_matches: self
+                .engine
+                .rule_match_counts()
+                .iter()
+                .map(|(k, v)| (*k, *v))
+                .collect(),
             rcfile: std::env::var("SECRC").ok(),
             options: self
                 .base_args
@@ -625,8 +686,126 @@ impl Runtime {
             e.progress.finish();
             crate::notice!("{}", e.time.stats());
         }
-        finish(&mut self.engine, &self.opts, &self.world)
+        let code = finish(&mut self.engine, &self.opts, &self.world);
+        self.save_state();
+        code
     }
+
+    /// `--state`: saves the engine's state, the event clock and the input positions.
+    fn save_state(&mut self) {
+        self.last_save = std::time::Instant::now();
+        let Some(path) = self.opts.state.clone() else {
+            return;
+        };
+        let positions = self.inputs.saved_positions();
+        let state = StateFile {
+            time_source: time_source_name(&self.evt).to_string(),
+            event_clock: self
+                .evt
+                .as_ref()
+                .filter(|e| e.started)
+                .map(|e| e.clock.now()),
+            checks: positions.iter().map(statefile::tail_check).collect(),
+            inputs: positions,
+            engine: self.engine.save_state(&self.fps),
+        };
+        statefile::save(&path, &state);
+    }
+}
+
+fn time_source_name(evt: &Option<EvState>) -> &'static str {
+    if evt.is_some() {
+        "event"
+    } else {
+        "wall"
+    }
+}
+
+/// `--state` at start: restores the saved engine state and event clock; returns the saved
+/// input positions. A file that cannot be used is logged and ignored (a fresh start).
+fn restore_saved(
+    path: &str,
+    engine: &mut Engine,
+    evt: &mut Option<EvState>,
+    fps: &Fingerprints,
+) -> Vec<crate::io::input::Position> {
+    let Some(saved) = statefile::load(path) else {
+        return Vec::new();
+    };
+    let mode = time_source_name(evt);
+    if saved.time_source != mode {
+        crate::err!(
+            "Ignoring state file {path}: it was saved with --time-source={}, this run uses {mode}; starting with no saved state",
+            saved.time_source
+        );
+        return Vec::new();
+    }
+    match engine.restore_state(&saved.engine, fps) {
+        Ok(r) => {
+            crate::notice!(
+                "Restored state from {path}: {} contexts, {} operations, {} delayed events",
+                r.contexts,
+                r.ops,
+                r.pending
+            );
+            if r.dropped_ops > 0 {
+                crate::notice!(
+                    "State file {path}: dropped {} operations of rules that changed or are gone",
+                    r.dropped_ops
+                );
+            }
+        }
+        Err(e) => {
+            crate::err!("Ignoring state file {path}: {e}; starting with no saved state");
+            return Vec::new();
+        }
+    }
+    if let (Some(e), Some(t)) = (evt.as_mut(), saved.event_clock) {
+        e.clock.advance_to(t);
+        e.started = true;
+        e.time.resume(t);
+        e.calendar = engine.has_calendar_rules();
+    }
+    statefile::still_valid(&saved)
+}
+
+/// `--state`: for each input whose saved file was rotated away (the name is now another
+/// file, or shorter) and is still present as `NAME.1` with the saved inode, the lines after
+/// the saved offset, to be processed before the new file.
+fn rotated_lines(
+    positions: &[crate::io::input::Position],
+    opts: &Options,
+) -> std::collections::VecDeque<InputLine> {
+    let mut out = std::collections::VecDeque::new();
+    for pos in positions {
+        let Some((old, data)) = statefile::rotated_rest(pos) else {
+            continue;
+        };
+        crate::notice!(
+            "Input file {} was rotated: reading the rest of {old} from offset {}",
+            pos.0,
+            pos.3
+        );
+        let context = opts
+            .input
+            .iter()
+            .map(|spec| cli::split_input_spec(spec))
+            .find(|(pat, _)| *pat == pos.0)
+            .and_then(|(_, c)| c.map(std::sync::Arc::<str>::from));
+        let source: std::sync::Arc<str> = std::sync::Arc::from(pos.0.as_str());
+        let mut lines: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
+        if lines.last().is_some_and(|l| l.is_empty()) {
+            lines.pop();
+        }
+        for l in lines {
+            out.push_back(InputLine {
+                line: l.to_vec(),
+                source: source.clone(),
+                context: context.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// A child's command line from /proc (`sh -c CMD` shows as CMD).
@@ -696,6 +875,8 @@ struct EvState {
     /// The rules have Calendar rules (the clock must stop at every minute).
     calendar: bool,
     progress: Progress,
+    /// The progress bar was set up (at the first line).
+    progress_set: bool,
     /// When the last line came in (tail mode releases a reorder buffer idle this long).
     last_input: std::time::Instant,
     reorder_window: Duration,
@@ -723,6 +904,7 @@ impl EvState {
             started: false,
             calendar: false,
             progress: Progress::new(0, false),
+            progress_set: false,
             last_input: std::time::Instant::now(),
             reorder_window: Duration::from_secs_f64(opts.reorder_window.unwrap_or(0.0).max(0.0)),
         }))
@@ -743,7 +925,8 @@ impl Runtime {
         let Some(e) = self.evt.as_mut() else {
             return;
         };
-        if !e.started && self.lines == 0 {
+        if !e.progress_set {
+            e.progress_set = true;
             let total = self
                 .inputs
                 .sources()
@@ -831,5 +1014,14 @@ impl Runtime {
             e.time.flush(unix_now());
             self.event_release();
         }
+    }
+}
+
+/// Two optional shared strings that are the same allocation (or both absent).
+fn opt_ptr_eq(a: &Option<Arc<str>>, b: &Option<Arc<str>>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
     }
 }

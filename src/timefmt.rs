@@ -64,10 +64,16 @@ pub fn ctime_now() -> String {
 
 /// The wall clock in whole seconds, as SEC's `time()`.
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    // The coarse clock is read without a hardware counter (the kernel's last tick, a few
+    // milliseconds old at most): whole seconds are all SEC's time() gives, and the event
+    // loop asks several times per line.
+    match nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME_COARSE) {
+        Ok(ts) => ts.tv_sec(),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+    }
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 //! This module owns only text-to-text rewriting of [`RawRule`]s, done once at load time,
 //! before validation; it runs nothing. The engine's part is small and lives in
 //! `engine::structured` (fields of the current event, action-list variables in Perl
-//! context operands, Perl's `time()` on the engine clock) and `engine::subst`
-//! ([`crate::engine::subst::MatchVars::lookup`] for the `$ENV{NAME}` forms).
+//! context operands) and `engine::subst` ([`crate::engine::subst::MatchVars::field_lookup`]
+//! for the `$ENV{NAME}` forms).
 //!
 //! # What is rewritten
 //!

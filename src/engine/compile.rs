@@ -69,6 +69,10 @@ pub struct CPattern {
     pub regex: Option<Arc<PerlRegex>>,
     /// TValue's constant.
     pub truth: bool,
+    /// The rule uses the variables of a match (some field holds `$` variables, or there
+    /// is a varmap). When false a RegExp only needs to know whether it matches, which is
+    /// much cheaper than finding its groups: no field changes under substitution.
+    pub vars: bool,
 }
 
 /// Where scanning goes after a match.
@@ -296,6 +300,60 @@ fn cpattern(p: &Pattern) -> CPattern {
         text: b(&p.text),
         regex: p.regex.clone(),
         truth: p.truth,
+        vars: true,
+    }
+}
+
+/// Whether a single-pattern rule uses its match variables anywhere (see
+/// [`CPattern::vars`]); rules of the other types always do.
+fn uses_matchvars(kind: &CKind, desc: &[u8]) -> bool {
+    let m_uses = |m: &CMatch| !m.varmap.is_empty() || m.ctx.as_ref().is_some_and(|c| c.volatile);
+    let desc_uses = has_matchvars(desc, b'$');
+    match kind {
+        CKind::Single { m, action } => m_uses(m) || desc_uses || action.volatile,
+        CKind::Script {
+            m,
+            script_volatile,
+            action,
+            action2,
+            ..
+        } => m_uses(m) || desc_uses || *script_volatile || action.volatile || action2.volatile,
+        CKind::SingleWithSuppress { m, action, .. } => m_uses(m) || desc_uses || action.volatile,
+        CKind::Threshold {
+            m, action, action2, ..
+        } => m_uses(m) || desc_uses || action.volatile || action2.volatile,
+        CKind::TwoThresholds {
+            m,
+            action,
+            desc2,
+            action2,
+            ..
+        } => {
+            m_uses(m)
+                || desc_uses
+                || action.volatile
+                || action2.volatile
+                || has_matchvars(desc2, b'$')
+        }
+        CKind::Suppress { m } => m_uses(m),
+        CKind::Jump { m, cfset, constset } => {
+            m_uses(m) || (!constset && cfset.iter().any(|s| has_matchvars(s, b'$')))
+        }
+        _ => true,
+    }
+}
+
+/// The single pattern of a rule of the simple types.
+fn single_match_mut(kind: &mut CKind) -> Option<&mut CMatch> {
+    match kind {
+        CKind::Single { m, .. }
+        | CKind::Script { m, .. }
+        | CKind::SingleWithSuppress { m, .. }
+        | CKind::Threshold { m, .. }
+        | CKind::TwoThresholds { m, .. }
+        | CKind::Suppress { m }
+        | CKind::Jump { m, .. } => Some(m),
+        _ => None,
     }
 }
 
@@ -360,8 +418,9 @@ fn generic_pattern2(template: &[u8]) -> Option<Arc<PerlRegex>> {
         }
         i += 1;
     }
-    let generic =
-        crate::engine::subst::subst_with(template, b'$', &mut |_| Some(b"(?s:.*)".to_vec()));
+    let generic = crate::engine::subst::subst_with(template, b'$', &mut |_, out| {
+        out.extend_from_slice(b"(?s:.*)")
+    });
     let re = PerlRegex::from_bytes(&generic).ok()?;
     (!re.uses_fallback()).then(|| Arc::new(re))
 }
@@ -517,10 +576,17 @@ pub fn compile(files: &[RuleFile], bufsize: usize) -> Program {
                     constset: *constset,
                 },
             };
+            let mut kind = kind;
+            let desc = b(&r.desc);
+            if !uses_matchvars(&kind, &desc) {
+                if let Some(m) = single_match_mut(&mut kind) {
+                    m.pat.vars = false;
+                }
+            }
             rules.push(CRule {
                 number: r.number,
                 line: r.line,
-                desc: b(&r.desc),
+                desc,
                 kind,
             });
         }

@@ -2,7 +2,6 @@
 //! time, a lifetime, an event store, an expiry action list and the desc its `%s` uses.
 //! This module owns the data; expiry (which runs action lists) is driven by the engine.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::engine::subst::Bytes;
@@ -50,7 +49,7 @@ impl Record {
 /// Names to records.
 #[derive(Debug, Default)]
 pub struct Contexts {
-    names: HashMap<Bytes, usize>,
+    names: crate::engine::FastMap<Bytes, usize>,
     records: Vec<Option<Record>>,
     free: Vec<usize>,
 }
@@ -196,5 +195,28 @@ impl Contexts {
     /// Points a name at a record without making it one of the record's aliases.
     pub fn link(&mut self, name: Bytes, id: usize) {
         self.names.insert(name, id);
+    }
+}
+
+impl Contexts {
+    /// The name index and the records (by id, None for a free slot), for saving state.
+    pub fn parts(&self) -> (&crate::engine::FastMap<Bytes, usize>, &[Option<Record>]) {
+        (&self.names, &self.records)
+    }
+
+    /// A store rebuilt from [`Contexts::parts`] (every name must point at a record).
+    pub fn from_parts(
+        names: crate::engine::FastMap<Bytes, usize>,
+        records: Vec<Option<Record>>,
+    ) -> Contexts {
+        let free = (0..records.len())
+            .rev()
+            .filter(|i| records[*i].is_none())
+            .collect();
+        Contexts {
+            names,
+            records,
+            free,
+        }
     }
 }

@@ -803,8 +803,8 @@ impl Engine {
         cache.sort_by(|a, b| a.0.cmp(b.0));
         for (name, vars) in &cache {
             let _ = writeln!(o, "Entry: {name}");
-            let mut vs: Vec<_> = vars.map.iter().collect();
-            vs.sort_by(|a, b| a.0.cmp(b.0));
+            let mut vs: Vec<_> = vars.iter().map(|(k, v)| (k.to_string(), v)).collect();
+            vs.sort_by(|a, b| a.0.cmp(&b.0));
             for (k, v) in vs {
                 let _ = writeln!(
                     o,
@@ -1035,11 +1035,10 @@ impl Engine {
             .iter()
             .map(|(k, v)| {
                 let vars: Map<String, Value> = v
-                    .map
                     .iter()
                     .map(|(n, x)| {
                         (
-                            n.clone(),
+                            n.to_string(),
                             x.as_ref()
                                 .map(|x| Value::String(s(x)))
                                 .unwrap_or(Value::Null),

@@ -16,6 +16,7 @@ mod ops;
 mod perl;
 pub mod prefilter;
 mod reload;
+pub mod state;
 mod structured;
 pub mod subst;
 
@@ -31,6 +32,10 @@ pub use clock::{Clock, TestClock, WallClock};
 use compile::{CContext, CKind, CMatch, COp, CPattern, Next, Program};
 use contexts::Contexts;
 use subst::{subst_matchvars, Bytes, MatchCache, MatchVars};
+
+/// A hash map for keys that come from log text (operation keys, context names): a fast
+/// hash, seeded per process.
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// A runtime action list (shared; copied only when match variables are substituted).
 pub type ActionList = Arc<Vec<Action<Bytes>>>;
@@ -188,8 +193,30 @@ impl Buffers {
         };
         slot.clear();
         slot.extend_from_slice(line);
-        self.ring.push_back((slot, source.clone()));
+        self.push_slot(slot, source);
+    }
+
+    /// Pushes a line that the caller gives away (no copy); gives back the buffer of the
+    /// line that fell out of the ring, for the caller to reuse.
+    fn push_owned(&mut self, line: Vec<u8>, source: Option<Arc<str>>) -> Vec<u8> {
+        let old = if self.ring.len() >= self.size {
+            self.ring.pop_front().map(|(v, _)| v).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        if self.joint {
+            self.ring.push_back((line, source.clone()));
+            self.current = source;
+        } else {
+            // The per-source rings need their own copy.
+            self.push_slot(line, source);
+        }
+        old
+    }
+
+    fn push_slot(&mut self, slot: Vec<u8>, source: Option<Arc<str>>) {
         if !self.joint {
+            let line = &slot[..];
             let size = self.size;
             let r = self
                 .per
@@ -204,6 +231,7 @@ impl Buffers {
             slot.extend_from_slice(line);
             r.push_back(slot);
         }
+        self.ring.push_back((slot, source.clone()));
         self.current = source;
     }
 
@@ -326,8 +354,8 @@ pub struct Engine {
     contexts: Contexts,
     int_record: Option<usize>,
     intcontext: Option<Bytes>,
-    ops: HashMap<OpKey, ops::Op>,
-    pair_ops: HashMap<(usize, usize), Vec<Bytes>>,
+    ops: FastMap<OpKey, ops::Op>,
+    pair_ops: FastMap<(usize, usize), Vec<Bytes>>,
     timers: BinaryHeap<Reverse<(i64, u64, Timer)>>,
     seq: u64,
     vars: HashMap<String, Option<Bytes>>,
@@ -342,7 +370,7 @@ pub struct Engine {
     /// The Perl interpreter, started on first need.
     perl: Option<perl::PerlState>,
     /// How many events each rule matched (file, rule), for the dump.
-    match_counts: HashMap<(usize, usize), u64>,
+    match_counts: FastMap<(usize, usize), u64>,
     /// Reused capture-offset buffer.
     locs: Vec<Option<(usize, usize)>>,
     /// Counts events and buffer rewrites: prefilter results are valid for one value.
@@ -375,12 +403,12 @@ impl Engine {
             contexts: Contexts::default(),
             int_record: None,
             intcontext: None,
-            ops: HashMap::new(),
-            pair_ops: HashMap::new(),
+            ops: FastMap::default(),
+            pair_ops: FastMap::default(),
             timers: BinaryHeap::new(),
             seq: 0,
             vars: HashMap::new(),
-            cache: MatchCache::new(),
+            cache: MatchCache::default(),
             queue: VecDeque::new(),
             pending: BinaryHeap::new(),
             calendar_last: HashMap::new(),
@@ -389,7 +417,7 @@ impl Engine {
             signals: Vec::new(),
             time_vars: None,
             perl: None,
-            match_counts: HashMap::new(),
+            match_counts: FastMap::default(),
             locs: Vec::new(),
             event_gen: 1,
             cands: Vec::new(),
@@ -404,7 +432,7 @@ impl Engine {
     }
 
     /// How many events each rule (file index, rule number) has matched.
-    pub fn rule_match_counts(&self) -> &HashMap<(usize, usize), u64> {
+    pub fn rule_match_counts(&self) -> &FastMap<(usize, usize), u64> {
         &self.match_counts
     }
 
@@ -461,6 +489,35 @@ impl Engine {
     /// Processes one event: an input line (with its source and internal context) or a
     /// synthetic event (source None).
     pub fn process(&mut self, line: &[u8], source: Option<Arc<str>>, context: Option<Bytes>) {
+        self.begin_event(source.as_ref(), context);
+        if self.structured() {
+            self.push_structured(line, source);
+        } else {
+            self.buffers.push(line, source);
+        }
+        self.run_event();
+    }
+
+    /// [`Engine::process`] for a line the caller gives away: it goes into the input
+    /// buffer without a copy, and the buffer of an older line comes back for reuse.
+    pub fn process_owned(
+        &mut self,
+        line: Vec<u8>,
+        source: Option<Arc<str>>,
+        context: Option<Bytes>,
+    ) -> Vec<u8> {
+        self.begin_event(source.as_ref(), context);
+        if self.structured() {
+            self.push_structured(&line, source);
+            self.run_event();
+            return line;
+        }
+        let old = self.buffers.push_owned(line, source);
+        self.run_event();
+        old
+    }
+
+    fn begin_event(&mut self, source: Option<&Arc<str>>, context: Option<Bytes>) {
         if self.opts.intcontexts {
             let name = match (&source, context) {
                 (_, Some(c)) => c,
@@ -469,11 +526,15 @@ impl Engine {
             };
             self.set_internal_context(Some(name));
         }
-        if self.opts.input_format == crate::cli::InputFormat::Line && !self.opts.logzilla {
-            self.buffers.push(line, source);
-        } else {
-            self.push_structured(line, source);
-        }
+    }
+
+    /// True when events need `engine::structured`: structured input or the LogZilla
+    /// dialect. Plain lines with SEC's dialect never do.
+    fn structured(&self) -> bool {
+        self.opts.input_format != crate::cli::InputFormat::Line || self.opts.logzilla
+    }
+
+    fn run_event(&mut self) {
         self.event_gen += 1;
         self.cache.clear();
         self.run_main_files();
@@ -614,6 +675,16 @@ impl Engine {
                 let found = memfind(&self.buffers.text(pat.lines), &pat.text);
                 (found == (pat.kind == PatternKind::SubStr)).then(MatchVars::default)
             }
+            PatternKind::RegExp if !pat.vars => {
+                // Nothing uses the groups: a match with one variable, so that the rule
+                // still counts as matched by a RegExp (no field changes in substitution).
+                let re = pat.regex.as_ref()?;
+                re.is_match(&self.buffers.text(pat.lines)).then(|| {
+                    let mut v = MatchVars::default();
+                    v.set("0", None);
+                    v
+                })
+            }
             PatternKind::RegExp | PatternKind::NRegExp => {
                 let re = pat.regex.as_ref()?;
                 let mut locs = std::mem::take(&mut self.locs);
@@ -662,7 +733,7 @@ impl Engine {
             v.set("1", Some(b"1".to_vec()));
         } else {
             for (i, l) in locs.iter().enumerate().skip(1) {
-                v.set(i.to_string(), l.map(|(s, e)| text[s..e].to_vec()));
+                v.set(i, l.map(|(s, e)| text[s..e].to_vec()));
             }
         }
         let ngroups = groups.max(1);
@@ -676,7 +747,7 @@ impl Engine {
                     None => cache_names.push(e.name.clone()),
                     Some(g) => {
                         let val = if g <= ngroups {
-                            v.map.get(&g.to_string()).cloned().flatten()
+                            v.group(g).cloned()
                         } else {
                             None
                         };

@@ -137,10 +137,9 @@ impl Engine {
     /// SEC's subst_actionlist: values get `%` doubled, then `token` variables are
     /// substituted into every parameter.
     pub(crate) fn subst_list(&self, list: &ActionList, vars: &MatchVars, token: u8) -> ActionList {
-        let escaped = vars.map_values(|v| double(v, b'%'));
         let cache = &self.cache;
         Arc::new(crate::config::action::map_list(list, &mut |s: &Bytes| {
-            subst_matchvars(&escaped, cache, s, token)
+            crate::engine::subst::subst_matchvars_escaped(vars, cache, s, token, Some(b'%'))
         }))
     }
 

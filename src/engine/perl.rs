@@ -221,9 +221,7 @@ impl Engine {
     fn perl_eval(&mut self, code: &[u8], ctx: Context) -> Result<Vec<PVal>, String> {
         if !self.bridge_all() {
             let text = String::from_utf8_lossy(code);
-            let now = self.opts.logzilla.then(|| self.clock.now());
             let st = self.perl_state();
-            st.interp.set_time(now);
             let r = st
                 .interp
                 .compile(&text)
@@ -309,9 +307,8 @@ impl Engine {
             self.cache
                 .get(String::from_utf8_lossy(name).as_ref())
                 .map(|v| {
-                    v.map
-                        .iter()
-                        .map(|(k, val)| (k.clone(), val.clone()))
+                    v.iter()
+                        .map(|(k, val)| (k.to_string(), val.clone()))
                         .collect()
                 }),
         )
@@ -356,7 +353,7 @@ impl Engine {
                 }
                 _ => {
                     for (i, val) in result.iter().enumerate() {
-                        v.set((i + 1).to_string(), val.to_bytes());
+                        v.set(i + 1, val.to_bytes());
                     }
                 }
             }
@@ -371,11 +368,7 @@ impl Engine {
                 match e.group {
                     None => entries.push(e.name.clone()),
                     Some(g) => {
-                        let val = if g <= n {
-                            v.map.get(&g.to_string()).cloned().flatten()
-                        } else {
-                            None
-                        };
+                        let val = if g <= n { v.group(g).cloned() } else { None };
                         v.set(e.name.clone(), val);
                     }
                 }

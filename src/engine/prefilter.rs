@@ -4,7 +4,8 @@
 //! A rule is skipped only when its pattern cannot match and nothing else about it could
 //! have an effect: SubStr patterns and RegExp patterns with required literals (every
 //! match holds one of them), on one line, with no pre-evaluated `[ ]` context (whose
-//! evaluation may expire contexts and run their actions). Every other rule is always
+//! evaluation may expire contexts and run their actions). A Pair rule is skipped when
+//! neither its pattern nor its (generic) pattern2 can match. Every other rule is always
 //! tried, so SEC's order, `continue`, contexts and side effects stay exactly as they are.
 
 use aho_corasick::AhoCorasick;
@@ -14,14 +15,28 @@ use crate::engine::compile::{CFile, CKind, CMatch};
 use crate::engine::subst::Bytes;
 
 /// A file's prefilter.
+///
+/// The automaton finds the longest literal at the leftmost position (which lets it skip
+/// ahead with its SIMD prefilters, as an overlapping search cannot), and the search
+/// resumes one byte after that start. Every literal that occurs somewhere is found: at
+/// each position where any literal starts the search stops once, and the literals that
+/// start there are the longest one and those that are its prefixes (`prefixes`).
 #[derive(Clone, Debug, Default)]
 pub struct Prefilter {
+    /// Few literals: one SIMD substring searcher each beats an automaton whose start
+    /// bytes are common in log lines.
+    finders: Vec<memchr::memmem::Finder<'static>>,
     ac: Option<AhoCorasick>,
+    /// For each literal, the other literals that are prefixes of it.
+    prefixes: Vec<Vec<usize>>,
     /// Literal index to the rules that need it.
     lit_rules: Vec<Vec<usize>>,
     /// Rules tried whatever the text.
     always: Vec<u64>,
 }
+
+/// Up to this many distinct literals, each is searched for on its own.
+const MAX_FINDERS: usize = 8;
 
 /// What a match needs: one of these literals, or None (always try).
 fn needs(m: &CMatch) -> Option<Vec<Bytes>> {
@@ -63,8 +78,35 @@ impl Prefilter {
                     }
                     ok.then_some(all)
                 }
-                // Pair rules also offer events to their running operations.
-                CKind::Pair { .. } | CKind::Calendar { .. } => None,
+                // A Pair rule starts an operation (pattern) or ends one (pattern2, whose
+                // generic form every operation's pattern2 implies): a line holding
+                // neither's literals can do neither.
+                CKind::Pair {
+                    m,
+                    m2,
+                    deferred,
+                    generic2,
+                    ..
+                } => {
+                    let second = if m2.ctx.as_ref().is_some_and(|c| c.preeval) {
+                        None
+                    } else if *deferred {
+                        generic2
+                            .as_ref()
+                            .filter(|_| m2.pat.lines == 1)
+                            .and_then(|g| g.required_literals())
+                    } else {
+                        needs(m2)
+                    };
+                    match (needs(m), second) {
+                        (Some(mut a), Some(b)) => {
+                            a.extend(b);
+                            Some(a)
+                        }
+                        _ => None,
+                    }
+                }
+                CKind::Calendar { .. } => None,
             };
             match req {
                 Some(l) if !l.is_empty() => {
@@ -82,19 +124,32 @@ impl Prefilter {
                 _ => always[i / 64] |= 1 << (i % 64),
             }
         }
-        let ac = if lits.is_empty() {
+        let finders = if lits.len() <= MAX_FINDERS {
+            lits.iter()
+                .map(|l| memchr::memmem::Finder::new(l).into_owned())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let ac = if lits.is_empty() || !finders.is_empty() {
             None
         } else {
-            AhoCorasick::builder().build(&lits).ok()
+            AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                .build(&lits)
+                .ok()
         };
-        if ac.is_none() {
+        let prefixes = prefix_lists(&lits);
+        if ac.is_none() && finders.is_empty() {
             // Without an automaton every rule is tried.
             for i in 0..n {
                 always[i / 64] |= 1 << (i % 64);
             }
         }
         Prefilter {
+            finders,
             ac,
+            prefixes,
             lit_rules,
             always,
         }
@@ -104,14 +159,58 @@ impl Prefilter {
     pub fn candidates(&self, text: &[u8], out: &mut Vec<u64>) {
         out.clear();
         out.extend_from_slice(&self.always);
-        if let Some(ac) = &self.ac {
-            for m in ac.find_overlapping_iter(text) {
-                for &r in &self.lit_rules[m.pattern().as_usize()] {
-                    out[r / 64] |= 1 << (r % 64);
+        if !self.finders.is_empty() {
+            for (i, f) in self.finders.iter().enumerate() {
+                if f.find(text).is_some() {
+                    self.mark(i, out);
                 }
             }
+            return;
+        }
+        let Some(ac) = &self.ac else {
+            return;
+        };
+        let mut at = 0;
+        while at < text.len() {
+            let input = aho_corasick::Input::new(text).span(at..text.len());
+            let Some(m) = ac.find(input) else {
+                break;
+            };
+            let id = m.pattern().as_usize();
+            self.mark(id, out);
+            for &p in &self.prefixes[id] {
+                self.mark(p, out);
+            }
+            at = m.start() + 1;
         }
     }
+
+    fn mark(&self, lit: usize, out: &mut [u64]) {
+        for &r in &self.lit_rules[lit] {
+            out[r / 64] |= 1 << (r % 64);
+        }
+    }
+}
+
+/// For each literal, the indexes of the other (distinct) literals that are its prefixes.
+fn prefix_lists(lits: &[Bytes]) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lits.len()).collect();
+    order.sort_by(|&a, &b| lits[a].cmp(&lits[b]));
+    let mut out = vec![Vec::new(); lits.len()];
+    // In sorted order a literal's prefixes come before it; a stack holds the chain of
+    // literals that are prefixes of the current one.
+    let mut chain: Vec<usize> = Vec::new();
+    for &i in &order {
+        while let Some(&top) = chain.last() {
+            if lits[i].starts_with(&lits[top]) {
+                break;
+            }
+            chain.pop();
+        }
+        out[i] = chain.clone();
+        chain.push(i);
+    }
+    out
 }
 
 /// The first set bit at or after `i` (or `n` if none).
@@ -144,6 +243,50 @@ mod tests {
         assert_eq!(next_candidate(&bits, 2, 200), 3);
         assert_eq!(next_candidate(&bits, 4, 200), 128);
         assert_eq!(next_candidate(&bits, 129, 200), 200);
+    }
+
+    /// The leftmost-longest search with restarts finds exactly the literals that an
+    /// overlapping search finds, on random literal sets (with shared prefixes, literals
+    /// inside others) and random texts.
+    #[test]
+    fn finds_every_literal_like_an_overlapping_search() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for _ in 0..2000 {
+            let nlits = 1 + rnd(12) as usize;
+            let mut lits: Vec<Bytes> = Vec::new();
+            for _ in 0..nlits {
+                let len = 1 + rnd(4) as usize;
+                let lit: Bytes = (0..len).map(|_| b"abc"[rnd(3) as usize]).collect();
+                if !lits.contains(&lit) {
+                    lits.push(lit);
+                }
+            }
+            let text: Bytes = (0..rnd(20)).map(|_| b"abcd"[rnd(4) as usize]).collect();
+            let p = Prefilter {
+                finders: Vec::new(),
+                ac: AhoCorasick::builder()
+                    .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                    .build(&lits)
+                    .ok(),
+                prefixes: prefix_lists(&lits),
+                lit_rules: (0..lits.len()).map(|i| vec![i]).collect(),
+                always: vec![0],
+            };
+            let mut got = Vec::new();
+            p.candidates(&text, &mut got);
+            let mut want = 0u64;
+            let all = AhoCorasick::new(&lits).unwrap();
+            for m in all.find_overlapping_iter(&text) {
+                want |= 1 << m.pattern().as_usize();
+            }
+            assert_eq!(got, vec![want], "lits {lits:?} text {text:?}");
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Structured events in the engine: the fields of the current event
 //! (`--input-format=json|logfmt`), the text patterns match (`--match-field`), the count of
 //! lines that were not JSON, and the run-time parts of `--dialect=logzilla` (action-list
-//! variables in Perl context operands, Perl's `time()` on the engine clock).
+//! variables in Perl context operands).
 //!
 //! It owns only the current event's [`Fields`] slot; parsing is `crate::fields`, and the
 //! rewriting of rule text is `crate::config::dialect`. Plain line input with the SEC

@@ -3,7 +3,7 @@
 //! matches, and action-list variables (`%s`, `%t`, `%u`, `%.nl`, user `%var`, `%%`) when
 //! an action runs. It owns the syntax of both; the values come from the engine.
 
-use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 
 use crate::fields::Fields;
@@ -11,18 +11,101 @@ use crate::fields::Fields;
 /// A byte string: event text, variable values and substituted parameters are bytes.
 pub type Bytes = Vec<u8>;
 
+/// The name of a match variable: a group number, or a name (`_inputsrc`, named groups,
+/// varmap names).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum VarName {
+    /// `$N`.
+    Num(u32),
+    /// `$+{name}` and the special names (`_inputsrc`: no allocation for those).
+    Named(std::borrow::Cow<'static, str>),
+}
+
+impl VarName {
+    /// The name from its text: digits (without a leading zero, as Perl's `$N`) give a
+    /// number.
+    pub fn parse(name: &str) -> VarName {
+        match Self::number(name) {
+            Some(n) => VarName::Num(n),
+            None => VarName::Named(name.to_string().into()),
+        }
+    }
+
+    /// The group number `name` spells, if it does.
+    fn number(name: &str) -> Option<u32> {
+        let b = name.as_bytes();
+        (!b.is_empty()
+            && b.len() <= 9
+            && b.iter().all(u8::is_ascii_digit)
+            && (b[0] != b'0' || b.len() == 1))
+            .then(|| name.parse().unwrap_or(0))
+    }
+
+    /// True if `text` names this variable.
+    fn is(&self, text: &[u8]) -> bool {
+        match self {
+            VarName::Num(n) => {
+                text.len() <= 9
+                    && !text.is_empty()
+                    && text.iter().all(u8::is_ascii_digit)
+                    && (text[0] != b'0' || text.len() == 1)
+                    && text.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0')) == *n
+            }
+            VarName::Named(s) => s.as_bytes() == text,
+        }
+    }
+}
+
+impl std::fmt::Display for VarName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VarName::Num(n) => write!(f, "{n}"),
+            VarName::Named(s) => f.write_str(s),
+        }
+    }
+}
+
+impl From<&'static str> for VarName {
+    fn from(s: &'static str) -> Self {
+        match Self::number(s) {
+            Some(n) => VarName::Num(n),
+            None => VarName::Named(s.into()),
+        }
+    }
+}
+
+impl From<String> for VarName {
+    fn from(s: String) -> Self {
+        match Self::number(&s) {
+            Some(n) => VarName::Num(n),
+            None => VarName::Named(s.into()),
+        }
+    }
+}
+
+impl From<&String> for VarName {
+    fn from(s: &String) -> Self {
+        VarName::parse(s)
+    }
+}
+
+impl From<usize> for VarName {
+    fn from(n: usize) -> Self {
+        VarName::Num(n as u32)
+    }
+}
+
 /// The match variables of one pattern match (SEC's `%subst`): `0`, `1`.., named groups,
 /// `_inputsrc`, `_intcontext`, varmap names. `None` is Perl's undef.
 ///
-/// With structured input (`--input-format=json|logfmt`) or `--dialect=logzilla`, the
-/// fields of the matched event ride along in [`MatchVars::fields`] and are looked up only
-/// when a name is not in the map (so a pattern's own named captures win); see
-/// [`MatchVars::lookup`].
+/// A match has a handful of variables, so they live in a short list searched in order:
+/// no hashing and no allocation for the names of numbered groups.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MatchVars {
-    /// Variable name to value.
-    pub map: HashMap<String, Option<Bytes>>,
-    /// The fields of the matched event (structured input or the LogZilla dialect).
+    entries: Vec<(VarName, Option<Bytes>)>,
+    /// With structured input (`--input-format=json|logfmt`) or `--dialect=logzilla`,
+    /// the fields of the matched event; looked up only when a name is not among the
+    /// entries, so a pattern's own named captures win (see [`MatchVars::lookup`]).
     pub fields: Option<Arc<Fields>>,
 }
 
@@ -33,45 +116,39 @@ pub const ENV_TEXT: &str = "_ENV_";
 /// single-quoted literal (`undef` when unset), so the code sees the value it had when the
 /// event matched.
 pub const ENV_PERL: &str = "_ENVQ_";
-/// The prefix for `$ENV{NAME}` inside a Perl double-quoted string: the value with `\`,
+/// The prefix for `$ENV{NAME}` inside a Perl double-quoted string: the value with `\\`,
 /// `"`, `$` and `@` escaped.
 pub const ENV_STRING: &str = "_ENVS_";
 
 impl MatchVars {
-    /// True when the match set no variables (SubStr, TValue, NCached) and carries no
-    /// fields: then SEC does no substitution at all.
+    /// True when the match set no variables (SubStr, TValue, NCached): then SEC does no
+    /// substitution at all.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty() && self.fields.is_none()
+        self.entries.is_empty() && self.fields.is_none()
     }
 
-    /// The value of a match variable: the map first, then the event's fields (by name,
-    /// or with `_` standing for the `.` of nested names, which SEC's variable syntax
-    /// cannot hold), then the `$ENV{NAME}` forms of the LogZilla dialect (the event's
-    /// `EVENT_` field, else the process environment).
-    pub fn lookup(&self, name: &str) -> Option<Bytes> {
-        if let Some(v) = self.map.get(name) {
-            return v.clone();
-        }
+    /// The value of a variable that is not among the entries, from the event's fields:
+    /// by name, or with `_` standing for the `.` of nested names (which SEC's variable
+    /// syntax cannot hold), then the `$ENV{NAME}` forms of the LogZilla dialect (the
+    /// event's `EVENT_` field, else the process environment).
+    pub fn field_lookup(&self, name: &[u8]) -> Option<Bytes> {
         let fields = self.fields.as_deref()?;
-        if let Some(v) = fields.get_loose(name.as_bytes()) {
+        if let Some(v) = fields.get_loose(name) {
             return Some(v.to_vec());
         }
-        let env = |n: &str| -> Option<Bytes> {
-            fields
-                .get_env(n.as_bytes())
-                .map(<[u8]>::to_vec)
-                .or_else(|| {
-                    std::env::var_os(n)
-                        .map(|v| std::os::unix::ffi::OsStrExt::as_bytes(v.as_os_str()).to_vec())
-                })
+        let env = |n: &[u8]| -> Option<Bytes> {
+            fields.get_env(n).map(<[u8]>::to_vec).or_else(|| {
+                let n = std::ffi::OsStr::from_bytes(n);
+                std::env::var_os(n).map(|v| v.as_bytes().to_vec())
+            })
         };
-        if let Some(n) = name.strip_prefix(ENV_PERL) {
+        if let Some(n) = name.strip_prefix(ENV_PERL.as_bytes()) {
             return Some(match env(n) {
                 Some(v) => perl_single_quoted(&v),
                 None => b"undef".to_vec(),
             });
         }
-        if let Some(n) = name.strip_prefix(ENV_STRING) {
+        if let Some(n) = name.strip_prefix(ENV_STRING.as_bytes()) {
             let v = env(n)?;
             let mut out = Vec::with_capacity(v.len() + 4);
             for b in v {
@@ -82,22 +159,48 @@ impl MatchVars {
             }
             return Some(out);
         }
-        if let Some(n) = name.strip_prefix(ENV_TEXT) {
+        if let Some(n) = name.strip_prefix(ENV_TEXT.as_bytes()) {
             return env(n);
         }
         None
     }
 
     /// Sets a variable.
-    pub fn set(&mut self, name: impl Into<String>, value: Option<Bytes>) {
-        self.map.insert(name.into(), value);
+    pub fn set(&mut self, name: impl Into<VarName>, value: Option<Bytes>) {
+        let name = name.into();
+        match self.entries.iter_mut().find(|(n, _)| *n == name) {
+            Some(e) => e.1 = value,
+            None => self.entries.push((name, value)),
+        }
+    }
+
+    /// The value of a variable named by `name` (`Some(None)`: set to undef).
+    pub fn get(&self, name: &[u8]) -> Option<&Option<Bytes>> {
+        self.entries
+            .iter()
+            .find(|(n, _)| n.is(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The value of group `n`, if set and defined.
+    pub fn group(&self, n: usize) -> Option<&Bytes> {
+        let n = VarName::Num(n as u32);
+        self.entries
+            .iter()
+            .find(|(k, _)| *k == n)
+            .and_then(|(_, v)| v.as_ref())
+    }
+
+    /// Every variable, in the order they were set.
+    pub fn iter(&self) -> impl Iterator<Item = (&VarName, &Option<Bytes>)> {
+        self.entries.iter().map(|(k, v)| (k, v))
     }
 
     /// A copy with every value passed through `f` (escaping for a later round).
     pub fn map_values(&self, f: impl Fn(&[u8]) -> Bytes) -> MatchVars {
         MatchVars {
-            map: self
-                .map
+            entries: self
+                .entries
                 .iter()
                 .map(|(k, v)| (k.clone(), v.as_ref().map(|v| f(v))))
                 .collect(),
@@ -107,7 +210,7 @@ impl MatchVars {
 }
 
 /// The pattern-match cache: entry name to the variables of the match that made it.
-pub type MatchCache = HashMap<String, MatchVars>;
+pub type MatchCache = crate::engine::FastMap<String, MatchVars>;
 
 fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
@@ -134,12 +237,12 @@ pub enum VarRef<'a> {
 }
 
 /// Walks `text`, copying it and replacing each match variable introduced by `token` with
-/// what `value` gives (nothing for None); `$$` (or `%%`) gives the token itself. This is
+/// what `value` appends to the output; `$$` (or `%%`) gives the token itself. This is
 /// the one scanner of SEC's match-variable syntax.
 pub fn subst_with(
     text: &[u8],
     token: u8,
-    value: &mut dyn FnMut(VarRef<'_>) -> Option<Bytes>,
+    value: &mut dyn FnMut(VarRef<'_>, &mut Vec<u8>),
 ) -> Bytes {
     if !text.contains(&token) {
         return text.to_vec();
@@ -205,9 +308,7 @@ pub fn subst_with(
         };
         match found {
             Some(r) => {
-                if let Some(v) = value(r) {
-                    out.extend_from_slice(&v);
-                }
+                value(r, &mut out);
                 i += 1 + used;
             }
             None => {
@@ -217,20 +318,6 @@ pub fn subst_with(
         }
     }
     out
-}
-
-/// Substitutes match variables introduced by `token` (`$` or `%`) into `text`.
-/// `$$` (or `%%`) gives the token itself; an unset variable gives "".
-pub fn subst_matchvars(vars: &MatchVars, cache: &MatchCache, text: &[u8], token: u8) -> Bytes {
-    subst_with(text, token, &mut |r| {
-        let (m, name) = match r {
-            VarRef::Var(name) => (Some(vars), name),
-            VarRef::Cached(entry, name) => {
-                (cache.get(String::from_utf8_lossy(entry).as_ref()), name)
-            }
-        };
-        m?.lookup(String::from_utf8_lossy(name).as_ref())
-    })
 }
 
 /// `v` as a Perl single-quoted string literal (`\\` and `'` escaped).
@@ -247,13 +334,64 @@ pub fn perl_single_quoted(v: &[u8]) -> Bytes {
     out
 }
 
+/// Substitutes match variables introduced by `token` (`$` or `%`) into `text`.
+/// `$$` (or `%%`) gives the token itself; an unset variable gives "".
+pub fn subst_matchvars(vars: &MatchVars, cache: &MatchCache, text: &[u8], token: u8) -> Bytes {
+    subst_matchvars_escaped(vars, cache, text, token, None)
+}
+
+/// [`subst_matchvars`] with every `escape` byte of a value doubled on the way in (SEC's
+/// `%` doubling before action lists are substituted), without copying the variables.
+pub fn subst_matchvars_escaped(
+    vars: &MatchVars,
+    cache: &MatchCache,
+    text: &[u8],
+    token: u8,
+    escape: Option<u8>,
+) -> Bytes {
+    subst_with(text, token, &mut |r, out| {
+        // Only the match's own variables are escaped; cache entries are pasted as they are.
+        let (m, name, escape) = match r {
+            VarRef::Var(name) => (Some(vars), name, escape),
+            VarRef::Cached(entry, name) => (
+                cache.get(String::from_utf8_lossy(entry).as_ref()),
+                name,
+                None,
+            ),
+        };
+        let owned;
+        let v = match m.map(|m| (m, m.get(name))) {
+            Some((_, Some(Some(v)))) => v,
+            Some((m, None)) if m.fields.is_some() => match m.field_lookup(name) {
+                Some(v) => {
+                    owned = v;
+                    &owned
+                }
+                None => return,
+            },
+            _ => return,
+        };
+        match escape {
+            Some(e) => {
+                for &c in v {
+                    out.push(c);
+                    if c == e {
+                        out.push(c);
+                    }
+                }
+            }
+            None => out.extend_from_slice(v),
+        }
+    })
+}
+
 /// True if `text` holds a match variable of `token` (SEC's volatility test).
 pub fn has_matchvars(text: &[u8], token: u8) -> bool {
     if !text.contains(&token) {
         return false;
     }
     let empty = MatchVars::default();
-    subst_matchvars(&empty, &MatchCache::new(), text, token) != text
+    subst_matchvars(&empty, &MatchCache::default(), text, token) != text
 }
 
 /// Perl's `quotemeta`: a backslash before every byte that is not `[A-Za-z0-9_]` (bytes of
@@ -356,7 +494,7 @@ mod tests {
 
     #[test]
     fn dollar_forms() {
-        let c = MatchCache::new();
+        let c = MatchCache::default();
         let s = |t: &str| {
             String::from_utf8(subst_matchvars(&vars(), &c, t.as_bytes(), b'$')).unwrap_or_default()
         };
@@ -370,7 +508,7 @@ mod tests {
 
     #[test]
     fn cache_form() {
-        let mut c = MatchCache::new();
+        let mut c = MatchCache::default();
         c.insert("e".into(), vars());
         let out = subst_matchvars(&MatchVars::default(), &c, b"[$:{e:name}] [$:{x:y}]", b'$');
         assert_eq!(out, b"[N] []");

@@ -402,6 +402,9 @@ impl Children {
     /// whole `timeout`; give `Duration::ZERO` never to wait). Exits are noticed on the next
     /// call, as they do not wake the wait.
     pub fn poll(&mut self, timeout: Duration) -> Vec<ChildEvent> {
+        if self.is_idle() && timeout.is_zero() {
+            return Vec::new();
+        }
         let mut events = std::mem::take(&mut self.queued);
         self.step(&mut events);
         if !events.is_empty() || timeout.is_zero() {
@@ -452,7 +455,12 @@ impl Children {
         }
     }
 
-    /// How many children have not been reaped yet.
+    /// No children and nothing queued: a poll would report nothing.
+    pub fn is_idle(&self) -> bool {
+        self.children.is_empty() && self.queued.is_empty()
+    }
+
+    /// The number of children not yet reaped.
     pub fn count(&self) -> usize {
         self.children.iter().filter(|c| !c.reaped).count()
     }

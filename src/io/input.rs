@@ -34,7 +34,7 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -66,6 +66,9 @@ pub struct InputConfig {
     /// `--timeout-script`: the program run with `1 FILE` after the input timeout and with
     /// `0 FILE` when data comes again (exec'd directly, no shell).
     pub timeout_script: Option<String>,
+    /// With `--notail`: an unterminated last line of a regular file is not returned at EOF
+    /// but left unread (its start is the saved position), for `--state` batch runs.
+    pub hold_partial: bool,
 }
 
 impl Default for InputConfig {
@@ -81,6 +84,7 @@ impl Default for InputConfig {
             rwfifo: true,
             input_timeout: 0,
             timeout_script: None,
+            hold_partial: false,
         }
     }
 }
@@ -153,12 +157,15 @@ impl LineBuf {
         self.data.extend_from_slice(bytes);
     }
 
-    fn next_line(&mut self) -> Option<Vec<u8>> {
+    /// The next complete line, copied into a buffer from `spare` when one is there.
+    fn next_line(&mut self, spare: &mut Vec<Vec<u8>>) -> Option<Vec<u8>> {
         let from = self.scanned.max(self.head);
-        match self.data[from..].iter().position(|&b| b == b'\n') {
+        match memchr::memchr(b'\n', &self.data[from..]) {
             Some(i) => {
                 let nl = from + i;
-                let line = self.data[self.head..nl].to_vec();
+                let mut line = spare.pop().unwrap_or_default();
+                line.clear();
+                line.extend_from_slice(&self.data[self.head..nl]);
                 self.head = nl + 1;
                 self.scanned = self.head;
                 if self.head == self.data.len() {
@@ -174,7 +181,7 @@ impl LineBuf {
     }
 
     fn has_line(&self) -> bool {
-        self.data[self.scanned.max(self.head)..].contains(&b'\n')
+        memchr::memchr(b'\n', &self.data[self.scanned.max(self.head)..]).is_some()
     }
 
     /// Takes the unterminated rest, if any (EOF with `--notail`, or a pipe without writers).
@@ -265,16 +272,15 @@ pub struct Inputs {
     /// Lines read in the current round and not yet handed out.
     pending: VecDeque<InputLine>,
     scratch: Vec<u8>,
+    /// Line buffers handed back by the caller ([`Inputs::recycle`]), reused for new lines.
+    spare: Vec<Vec<u8>>,
     /// Timeout-script children not yet reaped, with their command lines.
     children: Vec<(Child, String)>,
 }
 
 /// SEC's clock: whole seconds since the epoch.
 fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    crate::timefmt::now().max(0) as u64
 }
 
 /// Expands the `--input` patterns into file names with their contexts; a later pattern
@@ -448,9 +454,15 @@ struct Polled {
 
 /// Polls one source for one line: from the buffer if a complete line is there, otherwise
 /// by reading; handles reopening, EOF, rotation and truncation on the way.
-fn poll_source(cfg: &InputConfig, src: &mut Source, scratch: &mut [u8], now: u64) -> Polled {
+fn poll_source(
+    cfg: &InputConfig,
+    src: &mut Source,
+    scratch: &mut [u8],
+    spare: &mut Vec<Vec<u8>>,
+    now: u64,
+) -> Polled {
     let mut out = Polled::default();
-    if let Some(line) = src.buf.next_line() {
+    if let Some(line) = src.buf.next_line(spare) {
         out.line = Some(line);
         return out;
     }
@@ -476,7 +488,7 @@ fn poll_source(cfg: &InputConfig, src: &mut Source, scratch: &mut [u8], now: u64
     for attempt in 0..2 {
         let (got, stop) = fill(src, scratch, false);
         out.data |= got;
-        if let Some(line) = src.buf.next_line() {
+        if let Some(line) = src.buf.next_line(spare) {
             out.line = Some(line);
             return out;
         }
@@ -503,7 +515,10 @@ fn poll_source(cfg: &InputConfig, src: &mut Source, scratch: &mut [u8], now: u64
             Stop::Eof if !cfg.tail => {
                 src.close();
                 src.done = true;
-                out.line = src.buf.take_rest();
+                // With --state an unterminated last line waits for the next run.
+                if !cfg.hold_partial {
+                    out.line = src.buf.take_rest();
+                }
                 return out;
             }
             Stop::Eof => {
@@ -561,6 +576,7 @@ impl Inputs {
         };
         let mut inputs = Inputs {
             scratch: vec![0; cfg.blocksize.max(1)],
+            spare: Vec::new(),
             cfg,
             sources: BTreeMap::new(),
             pending: VecDeque::new(),
@@ -593,11 +609,32 @@ impl Inputs {
         if let Some(line) = self.pending.pop_front() {
             return Some(line);
         }
+        // One source with a complete line buffered: what a round would return, without
+        // the round (the clock, timeouts and children are looked at when it runs dry).
+        if self.sources.len() == 1 {
+            if let Some(src) = self.sources.values_mut().next() {
+                if let Some(line) = src.buf.next_line(&mut self.spare) {
+                    return Some(InputLine {
+                        line,
+                        source: src.name.clone(),
+                        context: src.ctx.clone(),
+                    });
+                }
+            }
+        }
         let now = now_secs();
         self.reap_children();
         self.round(now);
         self.check_input_timeouts(now);
         self.pending.pop_front()
+    }
+
+    /// Hands a line's buffer back for reuse by a later line (no allocation per line).
+    pub fn recycle(&mut self, mut line: Vec<u8>) {
+        if self.spare.len() < 16 {
+            line.clear();
+            self.spare.push(line);
+        }
     }
 
     /// One round over all sources.
@@ -608,10 +645,11 @@ impl Inputs {
             sources,
             pending,
             scratch,
+            spare,
             ..
         } = self;
         for src in sources.values_mut() {
-            let polled = poll_source(cfg, src, scratch, now);
+            let polled = poll_source(cfg, src, scratch, spare, now);
             if polled.data {
                 src.last_data = now;
                 if src.timed_out {
@@ -704,7 +742,7 @@ impl Inputs {
             && self
                 .sources
                 .values()
-                .all(|s| s.file.is_none() && s.buf.len() == 0)
+                .all(|s| s.file.is_none() && (s.buf.len() == 0 || s.done))
     }
 
     /// How long the caller may sleep before calling [`Inputs::read_line`] again after it
@@ -855,6 +893,25 @@ impl Inputs {
             .collect()
     }
 
+    /// The read positions to save in a state file: those of [`Inputs::positions`], and
+    /// also of regular files closed at EOF with `--notail` (where the next batch run goes
+    /// on).
+    pub fn saved_positions(&self) -> Vec<Position> {
+        self.sources
+            .values()
+            .filter(|s| (s.file.is_some() || s.done) && s.kind == Kind::Regular)
+            .filter(|s| (s.dev, s.ino) != (0, 0) && !s.is_stdin())
+            .map(|s| {
+                (
+                    s.name.to_string(),
+                    s.dev,
+                    s.ino,
+                    s.pos.saturating_sub(s.buf.len() as u64),
+                )
+            })
+            .collect()
+    }
+
     /// Moves an open regular input to byte `offset`, dropping what was buffered for it.
     /// Returns false if `file` is not an open regular input or the seek fails.
     pub fn seek_input(&mut self, file: &str, offset: u64) -> bool {
@@ -910,16 +967,16 @@ mod tests {
     fn linebuf_splits_and_keeps_partials() {
         let mut b = LineBuf::default();
         b.push(b"ab");
-        assert_eq!(b.next_line(), None);
+        assert_eq!(b.next_line(&mut Vec::new()), None);
         b.push(b"c\nd\n\ne");
-        assert_eq!(b.next_line().as_deref(), Some(&b"abc"[..]));
-        assert_eq!(b.next_line().as_deref(), Some(&b"d"[..]));
+        assert_eq!(b.next_line(&mut Vec::new()).as_deref(), Some(&b"abc"[..]));
+        assert_eq!(b.next_line(&mut Vec::new()).as_deref(), Some(&b"d"[..]));
         assert!(b.has_line());
-        assert_eq!(b.next_line().as_deref(), Some(&b""[..]));
-        assert_eq!(b.next_line(), None);
+        assert_eq!(b.next_line(&mut Vec::new()).as_deref(), Some(&b""[..]));
+        assert_eq!(b.next_line(&mut Vec::new()), None);
         assert_eq!(b.len(), 1);
         b.push(b"f\r\n");
-        assert_eq!(b.next_line().as_deref(), Some(&b"ef\r"[..]));
+        assert_eq!(b.next_line(&mut Vec::new()).as_deref(), Some(&b"ef\r"[..]));
         assert_eq!(b.take_rest(), None);
     }
 

@@ -5,4 +5,5 @@ pub mod daemon;
 pub mod input;
 pub mod output;
 pub mod signals;
+pub mod statefile;
 pub mod world;

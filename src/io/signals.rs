@@ -5,7 +5,7 @@
 //! owns the handlers and the "is rsec interactive" rule; what each signal does is the
 //! event loop's business (`app.rs`), and it touches no engine state.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal as NixSignal};
 
@@ -17,6 +17,8 @@ static USR1: AtomicUsize = AtomicUsize::new(0);
 static USR2: AtomicUsize = AtomicUsize::new(0);
 static INT: AtomicUsize = AtomicUsize::new(0);
 static TERM: AtomicUsize = AtomicUsize::new(0);
+/// Set after any counter moved: the event loop's per-iteration check is one relaxed load.
+static ANY: AtomicBool = AtomicBool::new(false);
 
 fn counter(sig: i32) -> Option<&'static AtomicUsize> {
     match NixSignal::try_from(sig).ok()? {
@@ -34,6 +36,7 @@ extern "C" fn on_signal(sig: libc::c_int) {
     // Only an atomic add: async-signal-safe.
     if let Some(c) = counter(sig) {
         c.fetch_add(1, Ordering::SeqCst);
+        ANY.store(true, Ordering::SeqCst);
     }
 }
 
@@ -84,6 +87,10 @@ pub fn install(catch_int: bool) {
 /// are handled once however often they came).
 pub fn take() -> Vec<(Signal, usize)> {
     let mut out = Vec::new();
+    // Cleared before the counters are read: a signal that arrives meanwhile sets it again.
+    if !ANY.load(Ordering::Relaxed) || !ANY.swap(false, Ordering::SeqCst) {
+        return out;
+    }
     for (sig, c) in [
         (Signal::Hup, &HUP),
         (Signal::Abrt, &ABRT),
@@ -102,7 +109,8 @@ pub fn take() -> Vec<(Signal, usize)> {
 
 /// True if any signal is waiting (so the loop can skip its idle sleep).
 pub fn pending() -> bool {
-    [&HUP, &ABRT, &USR1, &USR2, &INT, &TERM]
-        .iter()
-        .any(|c| c.load(Ordering::SeqCst) > 0)
+    ANY.load(Ordering::SeqCst)
+        && [&HUP, &ABRT, &USR1, &USR2, &INT, &TERM]
+            .iter()
+            .any(|c| c.load(Ordering::SeqCst) > 0)
 }

@@ -23,6 +23,21 @@ BEGIN {
     };
 }
 
+# In event mode rsec sends the event time ('T' requests): time(), and localtime() and
+# gmtime() without an argument, follow it.
+our $NOW;
+BEGIN {
+    *CORE::GLOBAL::time = sub () { defined $RsecBridge::NOW ? $RsecBridge::NOW : CORE::time() };
+    *CORE::GLOBAL::localtime = sub (;$) {
+        my $t = @_ ? $_[0] : defined $RsecBridge::NOW ? $RsecBridge::NOW : CORE::time();
+        return wantarray ? (CORE::localtime($t)) : scalar(CORE::localtime($t));
+    };
+    *CORE::GLOBAL::gmtime = sub (;$) {
+        my $t = @_ ? $_[0] : defined $RsecBridge::NOW ? $RsecBridge::NOW : CORE::time();
+        return wantarray ? (CORE::gmtime($t)) : scalar(CORE::gmtime($t));
+    };
+}
+
 my $DEPTH = 8;
 my (%code, %code_id, %regex);
 my $next_id = 1;
@@ -149,6 +164,10 @@ while (1) {
     my $body = read_exact(unpack('N', $len));
     last if !defined $body;
     my $op = substr($body, 0, 1);
+    if ($op eq 'T') {
+        $NOW = unpack('q>', substr($body, 1, 8));
+        next;
+    }
     if ($op eq 'E' || $op eq 'K') {
         my $ctx = substr($body, 1, 1);
         my $pos = 2;

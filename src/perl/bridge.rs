@@ -23,7 +23,9 @@
 //! Requests: `E ctx code` evaluates a string (`ctx` is `S` or `L`), `K ctx handle n args`
 //! calls a code reference, `F handle` frees one, `R pattern` compiles a regex (answers its
 //! group count), `M pattern subject` matches (answers `Y n` and `n` pairs of offsets, with
-//! `0xFFFFFFFF` for a group that did not take part, or `N`). Answers: `O n values`,
+//! `0xFFFFFFFF` for a group that did not take part, or `N`), and `T time` (8 bytes, signed
+//! big-endian; no answer), sent before a request in event mode, sets what `time()` and
+//! argument-less `localtime`/`gmtime` return. Answers: `O n values`,
 //! `E message` (`$@`), `X status` (the code called `exit`).
 //!
 //! The perl program is `perl` from `PATH`, or the one named by the `RSEC_PERL` environment
@@ -319,8 +321,15 @@ fn request(body: &[u8]) -> Result<(Vec<u8>, u64), BError> {
     }
     let server = guard.as_mut().expect("started above");
     let _ = std::io::stdout().flush();
+    let event_now = crate::perl::event_now();
     let exchange = |s: &mut Server| -> std::io::Result<Vec<u8>> {
-        let mut msg = Vec::with_capacity(body.len() + 4);
+        let mut msg = Vec::with_capacity(body.len() + 17);
+        if let Some(t) = event_now {
+            // 'T': the time time() returns from now on (no answer).
+            msg.extend_from_slice(&9u32.to_be_bytes());
+            msg.push(b'T');
+            msg.extend_from_slice(&t.to_be_bytes());
+        }
         msg.extend_from_slice(&(body.len() as u32).to_be_bytes());
         msg.extend_from_slice(body);
         s.req.write_all(&msg)?;

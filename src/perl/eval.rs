@@ -2242,11 +2242,11 @@ impl Interp {
                 }
                 removed.into_iter().last().unwrap_or_default()
             }
-            Bi::Time => Value::Int(self.time_now()),
+            Bi::Time => Value::Int(crate::perl::now()),
             Bi::Localtime | Bi::Gmtime => {
                 let t = match arg0 {
                     Some(a) => self.scalar(a, f)?.to_int(),
-                    None => self.time_now(),
+                    None => crate::perl::now(),
                 };
                 if want == Context::List {
                     out.extend(builtins::time_list(t, bi == Bi::Gmtime));

@@ -63,6 +63,29 @@ mod parse;
 mod re;
 mod value;
 
+thread_local! {
+    /// Where Perl's `time()` reads the time (None: the wall clock).
+    static TIME_SOURCE: std::cell::RefCell<Option<Box<dyn Fn() -> i64>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Makes Perl's `time()` (and `localtime`/`gmtime` without an argument) follow `now`
+/// instead of the wall clock, in the native interpreter and in the bridge: in event mode
+/// (`--time-source=event`) user code sees the event time. None restores the wall clock.
+pub fn set_time_source(now: Option<Box<dyn Fn() -> i64>>) {
+    TIME_SOURCE.with(|t| *t.borrow_mut() = now);
+}
+
+/// The time set by [`set_time_source`], if any.
+pub fn event_now() -> Option<i64> {
+    TIME_SOURCE.with(|t| t.borrow().as_ref().map(|f| f()))
+}
+
+/// What Perl's `time()` returns.
+pub fn now() -> i64 {
+    event_now().unwrap_or_else(crate::timefmt::now)
+}
+
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Write;
@@ -157,8 +180,6 @@ pub struct Interp {
     stack_base: usize,
     awk_re: Option<Rc<re::Re>>,
     compiled: HashMap<String, Code>,
-    /// What `time()` returns; None is the wall clock.
-    now: Option<i64>,
 }
 
 /// How many compiled snippets [`Interp::compile`] keeps.
@@ -213,20 +234,7 @@ impl Interp {
             stack_base: 0,
             awk_re: None,
             compiled: HashMap::new(),
-            now: None,
         }
-    }
-
-    /// Makes `time()` (and `localtime`/`gmtime` without an argument) return `t` instead
-    /// of the wall clock (None restores the wall clock): the engine's clock under
-    /// `--dialect=logzilla`, so that event time gives exact durations.
-    pub fn set_time(&mut self, t: Option<i64>) {
-        self.now = t;
-    }
-
-    /// What `time()` returns now.
-    pub(crate) fn time_now(&self) -> i64 {
-        self.now.unwrap_or_else(crate::timefmt::now)
     }
 
     /// Sends `print` output to `w` instead of standard output.

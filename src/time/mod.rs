@@ -109,6 +109,13 @@ impl<T> EventTime<T> {
         })
     }
 
+    /// Continues a saved timeline (`--state`): event time is at `t` already, so a line
+    /// without a time stamp gets `t` and an older stamp counts as going backwards.
+    pub fn resume(&mut self, t: i64) {
+        self.last = Some(t);
+        self.current = Some(t);
+    }
+
     /// The counts so far.
     pub fn stats(&self) -> EventStats {
         self.stats

@@ -95,6 +95,12 @@ impl Prefilter {
                             .as_ref()
                             .filter(|_| m2.pat.lines == 1)
                             .and_then(|g| g.required_literals())
+                    } else if crate::engine::subst::has_matchvars(&m2.pat.text, b'$')
+                        || crate::engine::subst::has_matchvars(&m2.pat.text, b'%')
+                    {
+                        // A SubStr pattern2 gets the first match's variables inserted
+                        // when the operation starts: its text is not a literal of the line.
+                        None
                     } else {
                         needs(m2)
                     };

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates BENCHMARKS.md: rsec against real SEC on the shared benchmark scenarios,
 # side by side in the same run (../shared/bench/run.sh: alternating runs, median ratio,
-# output compared). Usage: scripts/bench.sh [-n RUNS] [SCENARIO...]
+# output compared), then (without SCENARIO arguments) the memory table of
+# scripts/bench-memory.sh. Usage: scripts/bench.sh [-n RUNS] [SCENARIO...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=3
@@ -37,4 +38,20 @@ for s in "${scenarios[@]}"; do
   echo "| $s | $(lps "$a") | $(lps "$b") | ${ratio}x | $(rss "$a") | $(rss "$b") | $outc |" >>"$out"
   rm -f "$log"
 done
+if [[ ${#@} -eq 0 ]]; then
+  # S2 at 2 M lines (too long for SEC) against `rg -F -f` on the same input (target:
+  # within 4x), medians of 3 wall times.
+  [[ -f $dir/S2-2M/rules.sec ]] || python3 "$bench/gen.py" S2 --lines 2000000 --name S2-2M >/dev/null
+  med() { sort -n | sed -n 2p; }
+  wall() { /usr/bin/time -f %e "$@" 2>&1 >/dev/null | tail -1; }
+  r=$(for _ in 1 2 3; do wall target/release/rsec -conf="$dir/S2-2M/rules.sec" -input="$dir/S2-2M/input.log" -notail -nointevents; done | med)
+  g=$(for _ in 1 2 3; do wall rg -c -F -f "$dir/S2-2M/patterns.fixed" "$dir/S2-2M/input.log"; done | med)
+  {
+    echo
+    echo "## S2-2M against ripgrep"
+    echo
+    echo "2 000 000 lines, 1000 SubStr rules: rsec ${r} s, \`rg -c -F -f patterns.fixed\` ${g} s: rsec takes $(awk -v a="$r" -v b="$g" 'BEGIN { printf "%.2f", a / b }')x rg's time (target: at most 4x)."
+  } >>"$out"
+  scripts/bench-memory.sh
+fi
 echo "wrote $out"

@@ -170,9 +170,12 @@ fn unix_now() -> i64 {
 
 /// Options rsec accepts but whose behaviour is not built yet: each one that was given is
 /// logged, so that nothing is ignored silently.
-const PENDING_OPTIONS: &[&str] = &["ruleperf", "dialect", "input-format", "match-field"];
+const PENDING_OPTIONS: &[&str] = &["ruleperf"];
 
 fn log_pending_options(opts: &Options) {
+    if opts.match_field.is_some() && opts.input_format == cli::InputFormat::Line {
+        crate::warn!("Option --match-field has no effect without --input-format=json or logfmt");
+    }
     for name in PENDING_OPTIONS {
         if opts.given.contains(*name) {
             crate::warn!("Option --{name} is accepted, but its behaviour is not implemented yet in this version of rsec");
@@ -201,6 +204,9 @@ fn engine_options(opts: &Options, prog: &compile::Program, files: &[RuleFile]) -
         cleantime: opts.cleantime as i64,
         evstoresize: opts.evstoresize as usize,
         quoting: opts.quoting,
+        input_format: opts.input_format,
+        match_field: opts.match_field.clone(),
+        logzilla: opts.dialect == cli::Dialect::Logzilla,
     }
 }
 
@@ -670,6 +676,12 @@ impl Runtime {
     /// seconds (SEC sleeps that long when it generated SEC_SHUTDOWN) before they are sent
     /// SIGTERM.
     fn finish(&mut self) -> i32 {
+        if self.opts.input_format == cli::InputFormat::Json {
+            crate::notice!(
+                "{} input lines were not valid JSON and were matched as plain text",
+                self.engine.bad_json_lines()
+            );
+        }
         if let Some(e) = self.evt.as_mut() {
             e.progress.finish();
             crate::notice!("{}", e.time.stats());

@@ -65,7 +65,14 @@ fn repo_root() -> PathBuf {
 }
 
 fn corpus_root() -> PathBuf {
-    repo_root().join("../shared/corpus")
+    // ../shared next to the repository, or ../../shared for a worktree one level deeper
+    let near = repo_root().join("../shared/corpus");
+    let far = repo_root().join("../../shared/corpus");
+    if !near.is_dir() && far.is_dir() {
+        far
+    } else {
+        near
+    }
 }
 
 fn cases_dir() -> PathBuf {

@@ -400,3 +400,168 @@ fn extract_and_match_text() {
     assert_eq!(match_text(line, Some(&f), None), line);
     assert_eq!(match_text(line, None, Some("message")), line);
 }
+
+#[test]
+fn loose_lookup_reads_underscores_as_dots() {
+    let f =
+        parse_json(br#"{"user_tags":{"srcip":"1.2.3.4"},"a_b":"x","a":{"b":"y"}}"#).expect("json");
+    assert_eq!(f.get_loose(b"user_tags_srcip"), Some(&b"1.2.3.4"[..]));
+    assert_eq!(f.get_loose(b"user_tags.srcip"), Some(&b"1.2.3.4"[..]));
+    // an exact name wins over the loose reading
+    assert_eq!(f.get_loose(b"a_b"), Some(&b"x"[..]));
+    assert_eq!(f.get_loose(b"user"), None);
+}
+
+// ---------------------------------------------------------------------------------------
+// End to end through the rsec binary: --input-format, --match-field, bad JSON lines.
+
+mod e2e {
+    use std::path::PathBuf;
+    use std::process::{Command, Stdio};
+
+    fn bin() -> PathBuf {
+        PathBuf::from(env!("CARGO_BIN_EXE_rsec"))
+    }
+
+    struct Dir(PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// Runs rsec on `rules` and `input` with `args`; returns (stdout, log).
+    fn run(tag: &str, rules: &str, input: &str, args: &[&str]) -> (String, String) {
+        let d = std::env::temp_dir().join(format!("rsec-fields-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).expect("mkdir");
+        let d = Dir(d);
+        let conf = d.0.join("r.sec");
+        let inp = d.0.join("in.log");
+        let log = d.0.join("rsec.log");
+        std::fs::write(&conf, rules).expect("rules");
+        std::fs::write(&inp, input).expect("input");
+        let out = Command::new(bin())
+            .arg(format!("--conf={}", conf.display()))
+            .arg(format!("--input={}", inp.display()))
+            .arg(format!("--log={}", log.display()))
+            .arg("--notail")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run rsec");
+        assert!(out.status.success());
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            std::fs::read_to_string(&log).unwrap_or_default(),
+        )
+    }
+
+    const WRITE: &str = "type=Single\nptype=SubStr\npattern=login\ndesc=x\n\
+        action=write - host=$+{host} ip=$+{user_tags_srcip} q=$+{msg}\n";
+
+    #[test]
+    fn json_fields_are_match_variables_for_substr() {
+        let (out, _) = run(
+            "json",
+            WRITE,
+            concat!(
+                r#"{"host":"web1","msg":"login \"ok\"","user_tags":{"srcip":"10.1.1.1"}}"#,
+                "\n",
+                r#"{"host":"web2","msg":"logout"}"#,
+                "\n"
+            ),
+            &["--input-format=json"],
+        );
+        assert_eq!(out, "host=web1 ip=10.1.1.1 q=login \"ok\"\n");
+    }
+
+    #[test]
+    fn logfmt_fields_and_named_captures_win() {
+        let rules = "type=Single\nptype=RegExp\npattern=host=(?<host>\\S+)\ndesc=x\n\
+            action=write - $+{host} $+{program} $+{message}\n";
+        let (out, _) = run(
+            "logfmt",
+            rules,
+            "host=db1 program=sshd message=\"Accepted password for root\"\n",
+            &["--input-format=logfmt"],
+        );
+        // the pattern's own capture and the field agree here; the field fills the rest
+        assert_eq!(out, "db1 sshd Accepted password for root\n");
+        let rules = "type=Single\nptype=RegExp\npattern=(?<host>db)\\d\ndesc=x\n\
+            action=write - $+{host}\n";
+        let (out, _) = run(
+            "logfmt-win",
+            rules,
+            "host=db1 program=sshd\n",
+            &["--input-format=logfmt"],
+        );
+        assert_eq!(out, "db\n", "a named capture wins over the field");
+    }
+
+    #[test]
+    fn match_field_picks_the_text_patterns_see() {
+        let rules = "type=Single\nptype=RegExp\npattern=^Failed password for (\\S+)\ndesc=x\n\
+            action=write - $1 on $+{host} [$0]\n";
+        let input = concat!(
+            r#"{"host":"h1","message":"Failed password for eve from 1.2.3.4"}"#,
+            "\n",
+            r#"{"host":"h2","note":"Failed password for nobody"}"#,
+            "\n"
+        );
+        let (out, _) = run(
+            "matchfield",
+            rules,
+            input,
+            &["--input-format=json", "--match-field=message"],
+        );
+        // the second event has no message field: the raw line is matched, and `^` fails
+        assert_eq!(out, "eve on h1 [Failed password for eve from 1.2.3.4]\n");
+    }
+
+    #[test]
+    fn bad_json_is_counted_and_matched_as_text() {
+        let rules = "type=Single\nptype=RegExp\npattern=login (\\S+)\ndesc=x\n\
+            action=write - text $1 host=$+{host}.\n";
+        let input = concat!(
+            r#"{"host":"a","msg":"login one"}"#,
+            "\n",
+            "plain login two\n",
+            r#"{"host":"b","msg":"login three""#,
+            "\n",
+            r#"{"host":"c","msg":"login four"}"#,
+            "\n",
+        );
+        let (out, log) = run("badjson", rules, input, &["--input-format=json"]);
+        assert_eq!(
+            out,
+            "text one\"} host=a.\ntext two host=.\ntext three\" host=.\ntext four\"} host=c.\n"
+        );
+        assert_eq!(
+            log.matches("is not a JSON object").count(),
+            2,
+            "each bad line is logged: {log}"
+        );
+        assert!(
+            log.contains("2 input lines were not valid JSON and were matched as plain text"),
+            "{log}"
+        );
+    }
+
+    #[test]
+    fn bad_json_count_is_in_the_dump() {
+        let d = std::env::temp_dir().join(format!("rsec-fields-dump-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        let dump = d.join("dump.txt");
+        let rules = "type=Single\nptype=SubStr\npattern=DUMP\ndesc=x\naction=sigemul USR1\n";
+        let (_, _) = run(
+            "dumpcount",
+            rules,
+            "{oops\n[1]\n{\"m\":\"DUMP\"}\n",
+            &["--input-format=json", &format!("--dump={}", dump.display())],
+        );
+        let text = std::fs::read_to_string(&dump).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&d);
+        assert!(text.contains("Input lines not valid JSON: 2"), "{text}");
+    }
+}

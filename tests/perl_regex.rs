@@ -687,7 +687,11 @@ fn read_rules(text: &[u8]) -> Vec<Vec<(String, Vec<u8>)>> {
 }
 
 fn corpus_patterns() -> Vec<(String, Vec<u8>)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let mut root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    let far = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    if !root.is_dir() && far.is_dir() {
+        root = far;
+    }
     let mut files = Vec::new();
     let mut stack = vec![root];
     while let Some(d) = stack.pop() {

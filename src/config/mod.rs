@@ -10,6 +10,7 @@
 pub mod action;
 pub mod calendar;
 pub mod context;
+pub mod dialect;
 pub mod model;
 pub mod perlcode;
 pub mod reader;
@@ -30,7 +31,8 @@ pub enum Dialect {
     /// SEC 2.9.1's rule language, exactly.
     #[default]
     Sec,
-    /// The LogZilla documentation's dialect (a later issue implements it).
+    /// The LogZilla documentation's dialect, rewritten into SEC rules at load time
+    /// ([`dialect`]).
     LogZilla,
 }
 
@@ -57,17 +59,33 @@ pub fn parse_rule_text(name: &str, text: &[u8], opts: &LoadOptions) -> RuleFile 
         ..RuleFile::default()
     };
     let mut labels: Vec<(String, usize)> = Vec::new();
+    let assigned = (opts.dialect == Dialect::LogZilla).then(|| {
+        dialect::assigned_vars(read.items.iter().filter_map(|i| match i {
+            Item::Rule(r) => Some(r),
+            _ => None,
+        }))
+    });
     for item in &read.items {
         match item {
             Item::Label(l) => {
                 labels.retain(|(name, _)| name != l);
                 labels.push((l.clone(), file.rules.len()));
             }
-            Item::Rule(raw) => match validate::check_rule(name, raw, file.rules.len(), opts) {
-                Checked::Rule(rule) => file.rules.push(*rule),
-                Checked::Options(o) => file.options = o,
-                Checked::Rejected => file.ok = false,
-            },
+            Item::Rule(raw) => {
+                let rewritten;
+                let raw = match &assigned {
+                    Some(a) => {
+                        rewritten = dialect::rewrite(name, raw, a);
+                        &rewritten
+                    }
+                    None => raw,
+                };
+                match validate::check_rule(name, raw, file.rules.len(), opts) {
+                    Checked::Rule(rule) => file.rules.push(*rule),
+                    Checked::Options(o) => file.options = o,
+                    Checked::Rejected => file.ok = false,
+                }
+            }
         }
     }
     if file.rules.is_empty() {

@@ -696,6 +696,9 @@ impl Engine {
         let _ = writeln!(o, "Child user time: {} seconds", info.cpu.2);
         let _ = writeln!(o, "Child system time: {} seconds", info.cpu.3);
         let _ = writeln!(o, "Processed input lines: {}", info.lines);
+        if self.opts.input_format == crate::cli::InputFormat::Json {
+            let _ = writeln!(o, "Input lines not valid JSON: {}", self.bad_json);
+        }
         o.push('\n');
 
         header(&mut o, "Rule usage statistics");
@@ -943,6 +946,11 @@ impl Engine {
                 "lines": info.lines,
             }),
         );
+        if self.opts.input_format == crate::cli::InputFormat::Json {
+            if let Some(Value::Object(perf)) = root.get_mut("perf") {
+                perf.insert("badjson".into(), json!(self.bad_json));
+            }
+        }
         let mut rulestats = Map::new();
         for (fi, f) in self.prog.files.iter().enumerate() {
             let stats: Vec<Value> = f

@@ -18,6 +18,7 @@ mod perl;
 pub mod prefilter;
 mod reload;
 pub mod state;
+mod structured;
 pub mod subst;
 
 pub use dump::{list_text, ChildInfo, DumpInfo, InputInfo};
@@ -98,6 +99,14 @@ pub struct EngineOptions {
     /// With `--perl=auto`: run all Perl code in the perl bridge, because some snippet of
     /// the loaded rules is outside the native subset (see `engine::perl`).
     pub perl_bridge: bool,
+    /// `--input-format`: how input lines become fields (see `engine::structured`).
+    pub input_format: crate::cli::InputFormat,
+    /// `--match-field`: the field whose value patterns match instead of the raw line.
+    pub match_field: Option<String>,
+    /// `--dialect=logzilla`: `$ENV{NAME}` reads the event's fields, and Perl context
+    /// operands see action-list variables (the rule text itself is rewritten at load
+    /// time, in `config::dialect`).
+    pub logzilla: bool,
 }
 
 impl Default for EngineOptions {
@@ -111,6 +120,9 @@ impl Default for EngineOptions {
             quoting: false,
             perl: crate::cli::PerlMode::Auto,
             perl_bridge: false,
+            input_format: crate::cli::InputFormat::Line,
+            match_field: None,
+            logzilla: false,
         }
     }
 }
@@ -366,6 +378,11 @@ pub struct Engine {
     event_gen: u64,
     /// Per file: (event_gen, candidate rules) for the current event.
     cands: Vec<(u64, Vec<u64>)>,
+    /// The fields of the current event (structured input, or always with the LogZilla
+    /// dialect; empty for synthetic events).
+    ev_fields: Option<Arc<crate::fields::Fields>>,
+    /// Input lines that `--input-format=json` could not parse.
+    bad_json: u64,
 }
 
 impl Engine {
@@ -405,6 +422,8 @@ impl Engine {
             locs: Vec::new(),
             event_gen: 1,
             cands: Vec::new(),
+            ev_fields: None,
+            bad_json: 0,
         }
     }
 
@@ -472,7 +491,11 @@ impl Engine {
     /// synthetic event (source None).
     pub fn process(&mut self, line: &[u8], source: Option<Arc<str>>, context: Option<Bytes>) {
         self.begin_event(source.as_ref(), context);
-        self.buffers.push(line, source);
+        if self.structured() {
+            self.push_structured(line, source);
+        } else {
+            self.buffers.push(line, source);
+        }
         self.run_event();
     }
 
@@ -485,6 +508,11 @@ impl Engine {
         context: Option<Bytes>,
     ) -> Vec<u8> {
         self.begin_event(source.as_ref(), context);
+        if self.structured() {
+            self.push_structured(&line, source);
+            self.run_event();
+            return line;
+        }
         let old = self.buffers.push_owned(line, source);
         self.run_event();
         old
@@ -499,6 +527,12 @@ impl Engine {
             };
             self.set_internal_context(Some(name));
         }
+    }
+
+    /// True when events need `engine::structured`: structured input or the LogZilla
+    /// dialect. Plain lines with SEC's dialect never do.
+    fn structured(&self) -> bool {
+        self.opts.input_format != crate::cli::InputFormat::Line || self.opts.logzilla
     }
 
     fn run_event(&mut self) {
@@ -518,7 +552,11 @@ impl Engine {
             String::from_utf8_lossy(text)
         );
         self.set_internal_context(Some(SECEVENT_CONTEXT.to_vec()));
-        self.buffers.push(text, None);
+        if self.opts.logzilla {
+            self.push_structured(text, None);
+        } else {
+            self.buffers.push(text, None);
+        }
         self.event_gen += 1;
         self.cache.clear();
         self.run_main_files();
@@ -604,8 +642,22 @@ impl Engine {
         prefilter::next_candidate(&self.cands[fi].1, i, n)
     }
 
-    /// Matches a pattern against the current buffers; Some(vars) on a match.
+    /// Matches a pattern against the current buffers; Some(vars) on a match, carrying the
+    /// event's fields when it has them.
     fn match_pattern(
+        &mut self,
+        pat: &CPattern,
+        varmap: &[crate::config::VarMapEntry],
+    ) -> Option<MatchVars> {
+        let mut vars = self.match_pattern_text(pat, varmap)?;
+        if let Some(f) = &self.ev_fields {
+            vars.fields = Some(f.clone());
+        }
+        Some(vars)
+    }
+
+    /// [`Engine::match_pattern`] without the fields.
+    fn match_pattern_text(
         &mut self,
         pat: &CPattern,
         varmap: &[crate::config::VarMapEntry],

@@ -410,6 +410,7 @@ impl Engine {
 
     /// A `= code` operand, run in scalar context.
     pub(crate) fn perl_ecode(&mut self, code: &[u8]) -> bool {
+        let code = &self.dialect_code(code)[..];
         match self.perl_eval(code, Context::Scalar) {
             Ok(v) => v.first().is_some_and(PVal::truthy),
             Err(e) => {

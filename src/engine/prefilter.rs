@@ -92,7 +92,8 @@ impl Prefilter {
                         None
                     } else if let Some(g) = generic2.as_ref().filter(|_| *deferred) {
                         (m2.pat.lines == 1).then(|| g.required_literals()).flatten()
-                    } else if has_matchvars(&m2.pat.text, b'$') {
+                    } else if has_matchvars(&m2.pat.text, b'$') || has_matchvars(&m2.pat.text, b'%')
+                    {
                         // Each operation has its own text (a SubStr with values in it).
                         None
                     } else {

@@ -3,6 +3,11 @@
 //! matches, and action-list variables (`%s`, `%t`, `%u`, `%.nl`, user `%var`, `%%`) when
 //! an action runs. It owns the syntax of both; the values come from the engine.
 
+use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
+
+use crate::fields::Fields;
+
 /// A byte string: event text, variable values and substituted parameters are bytes.
 pub type Bytes = Vec<u8>;
 
@@ -98,13 +103,66 @@ impl From<usize> for VarName {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MatchVars {
     entries: Vec<(VarName, Option<Bytes>)>,
+    /// With structured input (`--input-format=json|logfmt`) or `--dialect=logzilla`,
+    /// the fields of the matched event; looked up only when a name is not among the
+    /// entries, so a pattern's own named captures win (see [`MatchVars::lookup`]).
+    pub fields: Option<Arc<Fields>>,
 }
+
+/// The prefix of the match variable that `--dialect=logzilla` writes for `$ENV{NAME}` in
+/// text: the value as it is.
+pub const ENV_TEXT: &str = "_ENV_";
+/// The prefix for `$ENV{NAME}` in Perl code outside strings: the value as a Perl
+/// single-quoted literal (`undef` when unset), so the code sees the value it had when the
+/// event matched.
+pub const ENV_PERL: &str = "_ENVQ_";
+/// The prefix for `$ENV{NAME}` inside a Perl double-quoted string: the value with `\\`,
+/// `"`, `$` and `@` escaped.
+pub const ENV_STRING: &str = "_ENVS_";
 
 impl MatchVars {
     /// True when the match set no variables (SubStr, TValue, NCached): then SEC does no
     /// substitution at all.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.is_empty() && self.fields.is_none()
+    }
+
+    /// The value of a variable that is not among the entries, from the event's fields:
+    /// by name, or with `_` standing for the `.` of nested names (which SEC's variable
+    /// syntax cannot hold), then the `$ENV{NAME}` forms of the LogZilla dialect (the
+    /// event's `EVENT_` field, else the process environment).
+    pub fn field_lookup(&self, name: &[u8]) -> Option<Bytes> {
+        let fields = self.fields.as_deref()?;
+        if let Some(v) = fields.get_loose(name) {
+            return Some(v.to_vec());
+        }
+        let env = |n: &[u8]| -> Option<Bytes> {
+            fields.get_env(n).map(<[u8]>::to_vec).or_else(|| {
+                let n = std::ffi::OsStr::from_bytes(n);
+                std::env::var_os(n).map(|v| v.as_bytes().to_vec())
+            })
+        };
+        if let Some(n) = name.strip_prefix(ENV_PERL.as_bytes()) {
+            return Some(match env(n) {
+                Some(v) => perl_single_quoted(&v),
+                None => b"undef".to_vec(),
+            });
+        }
+        if let Some(n) = name.strip_prefix(ENV_STRING.as_bytes()) {
+            let v = env(n)?;
+            let mut out = Vec::with_capacity(v.len() + 4);
+            for b in v {
+                if matches!(b, b'\\' | b'"' | b'$' | b'@') {
+                    out.push(b'\\');
+                }
+                out.push(b);
+            }
+            return Some(out);
+        }
+        if let Some(n) = name.strip_prefix(ENV_TEXT.as_bytes()) {
+            return env(n);
+        }
+        None
     }
 
     /// Sets a variable.
@@ -146,6 +204,7 @@ impl MatchVars {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.as_ref().map(|v| f(v))))
                 .collect(),
+            fields: self.fields.clone(),
         }
     }
 }
@@ -261,6 +320,20 @@ pub fn subst_with(
     out
 }
 
+/// `v` as a Perl single-quoted string literal (`\\` and `'` escaped).
+pub fn perl_single_quoted(v: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(v.len() + 2);
+    out.push(b'\'');
+    for &b in v {
+        if b == b'\\' || b == b'\'' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out.push(b'\'');
+    out
+}
+
 /// Substitutes match variables introduced by `token` (`$` or `%`) into `text`.
 /// `$$` (or `%%`) gives the token itself; an unset variable gives "".
 pub fn subst_matchvars(vars: &MatchVars, cache: &MatchCache, text: &[u8], token: u8) -> Bytes {
@@ -286,8 +359,17 @@ pub fn subst_matchvars_escaped(
                 None,
             ),
         };
-        let Some(Some(v)) = m.and_then(|m| m.get(name)) else {
-            return;
+        let owned;
+        let v = match m.map(|m| (m, m.get(name))) {
+            Some((_, Some(Some(v)))) => v,
+            Some((m, None)) if m.fields.is_some() => match m.field_lookup(name) {
+                Some(v) => {
+                    owned = v;
+                    &owned
+                }
+                None => return,
+            },
+            _ => return,
         };
         match escape {
             Some(e) => {

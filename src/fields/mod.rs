@@ -180,6 +180,28 @@ impl Fields {
             .map(|i| self.value_of(&self.entries[i]))
     }
 
+    /// The value of a field by its flattened name, or, when there is none, of the first
+    /// field whose name with each `.` read as `_` is `name` (`user_tags_srcip` finds
+    /// `user_tags.srcip`): the form a SEC match variable (`$+{name}`) can hold.
+    pub fn get_loose(&self, name: &[u8]) -> Option<&[u8]> {
+        if let Some(v) = self.get(name) {
+            return Some(v);
+        }
+        if !name.contains(&b'_') {
+            return None;
+        }
+        self.entries
+            .iter()
+            .find(|e| {
+                let n = self.name_of(e);
+                n.len() == name.len()
+                    && n.iter()
+                        .zip(name)
+                        .all(|(&a, &b)| a == b || (a == b'.' && b == b'_'))
+            })
+            .map(|e| self.value_of(e))
+    }
+
     /// What a field's value was in the input, by flattened name.
     pub fn kind(&self, name: &[u8]) -> Option<Kind> {
         self.find(name, hash(name))

@@ -15,9 +15,16 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared`, the project's read-only test data, next to the repository.
+/// `../shared`, the project's read-only test data, next to the repository (or
+/// `../../shared` for a git worktree kept one level deeper, as in `wt/NAME`).
 pub fn shared_dir() -> PathBuf {
-    repo_root().join("../shared")
+    let near = repo_root().join("../shared");
+    let far = repo_root().join("../../shared");
+    if !near.exists() && far.exists() {
+        far
+    } else {
+        near
+    }
 }
 
 /// Our own fixtures of rule files that SEC rejects (`tests/fixtures/reject`).

@@ -345,17 +345,34 @@ fn uses_matchvars(kind: &CKind, desc: &[u8]) -> bool {
     }
 }
 
-/// The single pattern of a rule of the simple types.
-fn single_match_mut(kind: &mut CKind) -> Option<&mut CMatch> {
-    match kind {
-        CKind::Single { m, .. }
-        | CKind::Script { m, .. }
-        | CKind::SingleWithSuppress { m, .. }
-        | CKind::Threshold { m, .. }
-        | CKind::TwoThresholds { m, .. }
-        | CKind::Suppress { m }
-        | CKind::Jump { m, .. } => Some(m),
-        _ => None,
+impl CKind {
+    /// The one pattern of a rule of the single-pattern types (Single, SingleWithScript,
+    /// SingleWithSuppress, both threshold types, Suppress, Jump); None for the others.
+    pub fn single_match(&self) -> Option<&CMatch> {
+        match self {
+            CKind::Single { m, .. }
+            | CKind::Script { m, .. }
+            | CKind::SingleWithSuppress { m, .. }
+            | CKind::Threshold { m, .. }
+            | CKind::TwoThresholds { m, .. }
+            | CKind::Suppress { m }
+            | CKind::Jump { m, .. } => Some(m),
+            _ => None,
+        }
+    }
+
+    /// [`CKind::single_match`], to change.
+    fn single_match_mut(&mut self) -> Option<&mut CMatch> {
+        match self {
+            CKind::Single { m, .. }
+            | CKind::Script { m, .. }
+            | CKind::SingleWithSuppress { m, .. }
+            | CKind::Threshold { m, .. }
+            | CKind::TwoThresholds { m, .. }
+            | CKind::Suppress { m }
+            | CKind::Jump { m, .. } => Some(m),
+            _ => None,
+        }
     }
 }
 
@@ -590,7 +607,7 @@ pub fn compile(files: &[RuleFile], bufsize: usize) -> Program {
             let mut kind = kind;
             let desc = b(&r.desc);
             if !uses_matchvars(&kind, &desc) {
-                if let Some(m) = single_match_mut(&mut kind) {
+                if let Some(m) = kind.single_match_mut() {
                     m.pat.vars = false;
                 }
             }

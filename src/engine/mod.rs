@@ -1021,15 +1021,8 @@ impl Engine {
     fn match_1pattern_rule(&mut self, fi: usize, ri: usize, trace: &mut Vec<Bytes>) -> Next {
         let prog = self.prog.clone();
         let rule = &prog.files[fi].rules[ri];
-        let m = match &rule.kind {
-            CKind::Single { m, .. }
-            | CKind::Script { m, .. }
-            | CKind::SingleWithSuppress { m, .. }
-            | CKind::Threshold { m, .. }
-            | CKind::TwoThresholds { m, .. }
-            | CKind::Suppress { m }
-            | CKind::Jump { m, .. } => m,
-            _ => return Next::Rule(ri + 1),
+        let Some(m) = rule.kind.single_match() else {
+            return Next::Rule(ri + 1);
         };
         let Some(vars) = self.single_rule_match(m) else {
             return Next::Rule(ri + 1);

@@ -59,14 +59,9 @@ impl Prefilter {
         let mut lit_rules: Vec<Vec<usize>> = Vec::new();
         let mut index: std::collections::HashMap<Bytes, usize> = std::collections::HashMap::new();
         for (i, r) in file.rules.iter().enumerate() {
+            let single = r.kind.single_match();
             let req = match &r.kind {
-                CKind::Single { m, .. }
-                | CKind::Script { m, .. }
-                | CKind::SingleWithSuppress { m, .. }
-                | CKind::Threshold { m, .. }
-                | CKind::TwoThresholds { m, .. }
-                | CKind::Suppress { m }
-                | CKind::Jump { m, .. } => needs(m),
+                _ if single.is_some() => single.and_then(needs),
                 CKind::EventGroup { events, .. } => {
                     let mut all = Vec::new();
                     let mut ok = true;
@@ -107,7 +102,7 @@ impl Prefilter {
                         _ => None,
                     }
                 }
-                CKind::Calendar { .. } => None,
+                _ => None,
             };
             match req {
                 Some(l) if !l.is_empty() => {

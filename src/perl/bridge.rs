@@ -121,8 +121,120 @@ pub enum Ctx {
 struct Server {
     child: Child,
     req: ChildStdin,
-    /// Buffered: an answer's length and body usually arrive in one read.
-    resp: std::io::BufReader<std::io::PipeReader>,
+    /// Non-blocking, read through [`AnswerReader`].
+    resp: AnswerReader,
+}
+
+/// How long rsec polls for an answer before it sleeps, and (in `bridge.pl`) how long the
+/// server polls for the next request after an answer.
+///
+/// A pipe round trip between two sleeping processes costs two wake-ups, which on a
+/// virtual machine are tens of microseconds each (an idle vCPU halts and must be woken).
+/// While both sides spin the round trip costs a few microseconds. Each spin round yields
+/// the CPU (sched_yield), so that when both sides share one CPU the other runs at once
+/// rather than after the whole spin. The spinning is bounded
+/// and happens only right after traffic, so an idle bridge sleeps in poll(2) / select(2)
+/// and burns no CPU; the price is up to this much CPU per request on each side.
+/// `RSEC_BRIDGE_SPIN_US` overrides it (0 turns spinning off).
+fn spin_budget() -> std::time::Duration {
+    static SPIN: OnceLock<u64> = OnceLock::new();
+    let us = *SPIN.get_or_init(|| {
+        std::env::var("RSEC_BRIDGE_SPIN_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_SPIN_US)
+    });
+    std::time::Duration::from_micros(us)
+}
+
+/// See [`spin_budget`].
+const DEFAULT_SPIN_US: u64 = 100;
+
+/// The answer pipe, non-blocking and buffered: an answer's length and body usually
+/// arrive in one read.
+struct AnswerReader {
+    pipe: std::io::PipeReader,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl AnswerReader {
+    fn new(pipe: std::io::PipeReader) -> std::io::Result<AnswerReader> {
+        use std::os::fd::AsRawFd;
+        let fd = pipe.as_raw_fd();
+        // SAFETY: fcntl on a descriptor this struct owns.
+        let ok = unsafe {
+            let fl = libc::fcntl(fd, libc::F_GETFL);
+            fl >= 0 && libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) >= 0
+        };
+        if !ok {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(AnswerReader {
+            pipe,
+            buf: Vec::with_capacity(8192),
+            pos: 0,
+        })
+    }
+
+    /// Reads more bytes into the buffer: spins (bounded by `until`) while none are there,
+    /// then sleeps in poll(2).
+    fn fill(&mut self, until: &mut Option<std::time::Instant>) -> std::io::Result<()> {
+        use std::io::ErrorKind;
+        use std::os::fd::AsFd;
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+        let mut chunk = [0u8; 8192];
+        loop {
+            match self.pipe.read(&mut chunk) {
+                Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return Ok(());
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    let now = std::time::Instant::now();
+                    let deadline = *until.get_or_insert_with(|| now + spin_budget());
+                    if now < deadline {
+                        // yield, not just spin: if perl waits for this CPU, it runs now
+                        std::thread::yield_now();
+                        continue;
+                    }
+                    let mut fds = [nix::poll::PollFd::new(
+                        self.pipe.as_fd(),
+                        nix::poll::PollFlags::POLLIN,
+                    )];
+                    match nix::poll::poll(&mut fds, nix::poll::PollTimeout::NONE) {
+                        Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads exactly `out.len()` bytes.
+    fn read_exact(
+        &mut self,
+        out: &mut [u8],
+        until: &mut Option<std::time::Instant>,
+    ) -> std::io::Result<()> {
+        let mut done = 0;
+        while done < out.len() {
+            if self.pos == self.buf.len() {
+                self.fill(until)?;
+            }
+            let n = (self.buf.len() - self.pos).min(out.len() - done);
+            out[done..done + n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+            self.pos += n;
+            done += n;
+        }
+        Ok(())
+    }
 }
 
 static SERVER_PROC: Mutex<Option<Server>> = Mutex::new(None);
@@ -167,6 +279,7 @@ pub fn generation() -> u64 {
 
 fn start() -> Result<Server, String> {
     let (resp, writer) = std::io::pipe().map_err(|e| format!("can't create a pipe: {e}"))?;
+    let resp = AnswerReader::new(resp).map_err(|e| format!("can't set up the answer pipe: {e}"))?;
     let mut cmd = Command::new(perl_program());
     cmd.args(["-w", "-e", SERVER])
         .stdin(Stdio::piped())
@@ -197,11 +310,7 @@ fn start() -> Result<Server, String> {
     let req = child.stdin.take().ok_or("no stdin pipe")?;
     GENERATION.fetch_add(1, Ordering::SeqCst);
     crate::debug!("Started the Perl bridge (pid {})", child.id());
-    Ok(Server {
-        child,
-        req,
-        resp: std::io::BufReader::new(resp),
-    })
+    Ok(Server { child, req, resp })
 }
 
 fn put_str(out: &mut Vec<u8>, s: &[u8]) {
@@ -334,10 +443,11 @@ fn request(body: &[u8]) -> Result<(Vec<u8>, u64), BError> {
         msg.extend_from_slice(body);
         s.req.write_all(&msg)?;
         s.req.flush()?;
+        let mut until = None;
         let mut len = [0u8; 4];
-        s.resp.read_exact(&mut len)?;
+        s.resp.read_exact(&mut len, &mut until)?;
         let mut answer = vec![0u8; u32::from_be_bytes(len) as usize];
-        s.resp.read_exact(&mut answer)?;
+        s.resp.read_exact(&mut answer, &mut until)?;
         Ok(answer)
     };
     match exchange(server) {

@@ -694,8 +694,41 @@ fn aligned_start(min_lead: Duration) -> Instant {
     now_i + Duration::from_secs_f64(wait)
 }
 
+/// Calendar rules fire once per wall-clock minute: a run that crosses a minute boundary
+/// fires them again, in one program and maybe not in the other (each checks the clock on
+/// its own schedule). So a case with a Calendar rule waits, when it would cross a
+/// boundary, until just after the next one (at most a minute, only for such cases).
+fn avoid_minute_boundary(case: &Case) {
+    let calendar = case
+        .files
+        .iter()
+        .any(|f| fs::read_to_string(case.dir.join(f)).is_ok_and(|t| t.contains("type=Calendar")));
+    if !calendar {
+        return;
+    }
+    let sched: f64 = case
+        .directives
+        .iter()
+        .map(|d| match d {
+            Directive::Sleep(s) => *s,
+            _ => 0.0,
+        })
+        .sum();
+    // Start-up (SEC's Perl, aligned start) and shutdown margins.
+    let needed = sched + case.hold + 6.0;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let into = now % 60.0;
+    if needed < 55.0 && into + needed > 59.0 {
+        thread::sleep(Duration::from_secs_f64(60.5 - into));
+    }
+}
+
 /// Run the programs in `progs` on `case` at the same time, feeding the same input to all.
 pub fn run_case(case: &Case, progs: &[(&str, &Path)]) -> Result<Vec<RunOutput>, String> {
+    avoid_minute_boundary(case);
     let mut running = Vec::new();
     for (tag, prog) in progs {
         let wd = make_workdir(case, tag).map_err(|e| format!("workdir: {e}"))?;

@@ -231,6 +231,17 @@ struct Source {
 }
 
 impl Source {
+    /// Its read position: name, device, inode and the offset of the first byte not yet
+    /// returned (a buffered partial line is read again when resuming there).
+    fn position(&self) -> Position {
+        (
+            self.name.to_string(),
+            self.dev,
+            self.ino,
+            self.pos.saturating_sub(self.buf.len() as u64),
+        )
+    }
+
     fn new(name: &str, ctx: Option<&str>, dynamic: bool, now: u64) -> Source {
         Source {
             name: Arc::from(name),
@@ -882,14 +893,7 @@ impl Inputs {
         self.sources
             .values()
             .filter(|s| s.file.is_some() && s.kind == Kind::Regular)
-            .map(|s| {
-                (
-                    s.name.to_string(),
-                    s.dev,
-                    s.ino,
-                    s.pos.saturating_sub(s.buf.len() as u64),
-                )
-            })
+            .map(Source::position)
             .collect()
     }
 
@@ -901,14 +905,7 @@ impl Inputs {
             .values()
             .filter(|s| (s.file.is_some() || s.done) && s.kind == Kind::Regular)
             .filter(|s| (s.dev, s.ino) != (0, 0) && !s.is_stdin())
-            .map(|s| {
-                (
-                    s.name.to_string(),
-                    s.dev,
-                    s.ino,
-                    s.pos.saturating_sub(s.buf.len() as u64),
-                )
-            })
+            .map(Source::position)
             .collect()
     }
 

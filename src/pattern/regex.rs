@@ -33,6 +33,7 @@
 
 mod ast;
 mod parse;
+mod quick;
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -86,6 +87,9 @@ const BACKTRACK_LIMIT: usize = 10_000_000;
 pub struct PerlRegex {
     pattern: String,
     primary: Option<LazyPrimary>,
+    /// The one-pass backtracker for the common shapes (see `quick`), tried first.
+    quick: Option<std::sync::Arc<quick::Quick>>,
+    scratch: Mutex<quick::Scratch>,
     fallback: Option<fancy_regex::Regex>,
     /// The primary result may be wrong when the text ends with `\n`.
     nl_sensitive: bool,
@@ -117,6 +121,8 @@ impl Clone for PerlRegex {
         PerlRegex {
             pattern: self.pattern.clone(),
             primary: self.primary.clone(),
+            quick: self.quick.clone(),
+            scratch: Mutex::new(quick::Scratch::default()),
             fallback: self.fallback.clone(),
             nl_sensitive: self.nl_sensitive,
             group_count: self.group_count,
@@ -167,6 +173,8 @@ impl PerlRegex {
         Ok(PerlRegex {
             pattern: String::from_utf8_lossy(pattern).into_owned(),
             primary: None,
+            quick: None,
+            scratch: Mutex::new(quick::Scratch::default()),
             fallback: None,
             nl_sensitive: false,
             group_count,
@@ -225,9 +233,16 @@ impl PerlRegex {
             None
         };
         let identity = ext_of_int.iter().enumerate().all(|(i, &e)| e == i + 1);
+        let quick = if needs_fallback || !shadows.is_empty() {
+            None
+        } else {
+            quick::Quick::new(&root, ext_of_int.len()).map(std::sync::Arc::new)
+        };
         Ok(PerlRegex {
             pattern: String::from_utf8_lossy(pattern).into_owned(),
             primary,
+            quick,
+            scratch: Mutex::new(quick::Scratch::default()),
             nl_sensitive: nl_sensitive && fallback.is_some(),
             fallback,
             group_count: parsed.group_count,
@@ -355,6 +370,18 @@ impl PerlRegex {
         locs.clear();
         if let Some(p) = &self.bridged {
             return self.perl_captures(p, hay, locs);
+        }
+        if let Some(q) = &self.quick {
+            if let Ok(mut s) = self.scratch.try_lock() {
+                match q.captures(hay, &mut s) {
+                    Some(true) => {
+                        self.fill(q.groups(), |i| s.get(i), locs);
+                        return true;
+                    }
+                    Some(false) => return false,
+                    None => {}
+                }
+            }
         }
         if let Some(re) = self.primary_for(hay) {
             return self.primary_captures(re, hay, locs);
@@ -868,5 +895,67 @@ mod fuzz {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod quick_vs_regex {
+    use super::PerlRegex;
+
+    /// The backtracker must find what the `regex` crate finds, groups included, on
+    /// random patterns it accepts (a leading literal) and random lines.
+    #[test]
+    fn random_patterns_agree() {
+        const TOK: &[&str] = &[
+            "a", "b", "c", "x", " ", ".", "\\d", "\\s", "\\S", "\\w", "[ab]", "[^a]", "(", ")",
+            "(?:", ")?", ")*", ")+", "*", "+", "?", "*?", "+?", "??", "|", "{1,2}", "{2}",
+            "{0,3}?", "$", "^", "\\b", "\\B", "\\z", "\\Z", "(?i)", "(?m)", "(?s)",
+        ];
+        const HAY: &[u8] = b"abcx 1\nAB";
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (mut compared, mut matched) = (0, 0);
+        let mut a = Vec::new();
+        for _ in 0..30_000 {
+            let mut p = String::from(if next() % 2 == 0 { "ab" } else { "^" });
+            for _ in 0..(next() % 9) {
+                p.push_str(TOK[(next() % TOK.len() as u64) as usize]);
+            }
+            let Ok(re) = PerlRegex::new(&p) else { continue };
+            let (Some(_), Some(prim)) = (&re.quick, re.primary.as_ref().and_then(|p| p.get()))
+            else {
+                continue;
+            };
+            for _ in 0..8 {
+                let mut hay: Vec<u8> = if next() % 2 == 0 {
+                    b"ab".to_vec()
+                } else {
+                    Vec::new()
+                };
+                for _ in 0..(next() % 14) {
+                    hay.push(HAY[(next() % HAY.len() as u64) as usize]);
+                }
+                if re.nl_sensitive && hay.last() == Some(&b'\n') {
+                    continue;
+                }
+                let m = re.captures_into(&hay, &mut a);
+                let mut b = Vec::new();
+                let mb = re.primary_captures(prim, &hay, &mut b);
+                assert_eq!(
+                    (m, &a),
+                    (mb, &b),
+                    "pattern {p:?} on {:?}",
+                    String::from_utf8_lossy(&hay)
+                );
+                compared += 1;
+                matched += usize::from(m);
+            }
+        }
+        assert!(compared > 20_000 && matched > 2_000, "{compared} {matched}");
     }
 }

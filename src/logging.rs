@@ -9,6 +9,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 
 /// SEC's log levels, numbered as `--debug` numbers them.
@@ -47,6 +48,44 @@ static SINK: Mutex<Sink> = Mutex::new(Sink {
     capture: None,
 });
 
+/// The level below which a message reaches some destination (0: none has one): the
+/// macros check it before formatting, so a debug message costs nothing when no log is
+/// written, which is the common case on a busy input.
+static EFFECTIVE: AtomicU8 = AtomicU8::new(0);
+
+/// The sink, locked; unlocking recomputes [`EFFECTIVE`].
+struct Guard(std::sync::MutexGuard<'static, Sink>);
+
+impl std::ops::Deref for Guard {
+    type Target = Sink;
+    fn deref(&self) -> &Sink {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Guard {
+    fn deref_mut(&mut self) -> &mut Sink {
+        &mut self.0
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let s = &self.0;
+        let any = s.file.is_some() || s.syslog.is_some() || s.stderr || s.capture.is_some();
+        EFFECTIVE.store(if any { s.level } else { 0 }, Ordering::Relaxed);
+    }
+}
+
+fn sink() -> Guard {
+    Guard(SINK.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// True when a message at `level` would be written anywhere.
+pub fn enabled(level: Level) -> bool {
+    level as u8 <= EFFECTIVE.load(Ordering::Relaxed)
+}
+
 /// Sets up the destinations: the debug level, an optional log file (appended to), and
 /// stderr when it is a terminal.
 pub fn init(level: u8, logfile: Option<&str>) -> std::io::Result<()> {
@@ -54,7 +93,7 @@ pub fn init(level: u8, logfile: Option<&str>) -> std::io::Result<()> {
         Some(path) => Some(OpenOptions::new().append(true).create(true).open(path)?),
         None => None,
     };
-    let mut sink = SINK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut sink = sink();
     sink.level = level.clamp(1, 6);
     sink.file = file;
     sink.path = logfile.map(str::to_string);
@@ -69,14 +108,14 @@ pub fn set_syslog(facility: Option<&str>) -> Result<(), String> {
         Some(f) => Some(Syslog::new(f)?),
         None => None,
     };
-    SINK.lock().unwrap_or_else(|e| e.into_inner()).syslog = sys;
+    sink().syslog = sys;
     Ok(())
 }
 
 /// Closes and reopens the log file (SIGUSR2 after a log rotation) and the syslog
 /// connection. On failure the file is left closed and the error returned.
 pub fn reopen() -> std::io::Result<()> {
-    let mut sink = SINK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut sink = sink();
     sink.file = None;
     if let Some(s) = sink.syslog.as_mut() {
         s.sock = None;
@@ -89,12 +128,12 @@ pub fn reopen() -> std::io::Result<()> {
 
 /// The log file in use (`--log`), if any.
 pub fn log_path() -> Option<String> {
-    SINK.lock().unwrap_or_else(|e| e.into_inner()).path.clone()
+    sink().path.clone()
 }
 
 /// Stops writing to stderr (after `--detach` pointed it at `/dev/null`).
 pub fn no_stderr() {
-    SINK.lock().unwrap_or_else(|e| e.into_inner()).stderr = false;
+    sink().stderr = false;
 }
 
 /// A syslog destination: a facility code and a datagram socket to `/dev/log`, connected
@@ -177,17 +216,17 @@ impl Syslog {
 
 /// Changes the debug level (SIGINT cycling, option reload).
 pub fn set_level(level: u8) {
-    SINK.lock().unwrap_or_else(|e| e.into_inner()).level = level.clamp(1, 6);
+    sink().level = level.clamp(1, 6);
 }
 
 /// The current debug level.
 pub fn level() -> u8 {
-    SINK.lock().unwrap_or_else(|e| e.into_inner()).level
+    sink().level
 }
 
 /// Starts keeping a copy of every message in memory, for tests.
 pub fn start_capture() {
-    SINK.lock().unwrap_or_else(|e| e.into_inner()).capture = Some(Vec::new());
+    sink().capture = Some(Vec::new());
 }
 
 /// Returns the captured messages and stops capturing.
@@ -201,7 +240,7 @@ pub fn take_capture() -> Vec<(Level, String)> {
 
 /// Writes one message at the given level, if the level passes the filter.
 pub fn log(level: Level, msg: &str) {
-    let mut sink = SINK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut sink = sink();
     if level as u8 > sink.level {
         return;
     }
@@ -225,19 +264,19 @@ pub fn log(level: Level, msg: &str) {
 
 /// Logs at [`Level::Crit`].
 #[macro_export]
-macro_rules! crit { ($($a:tt)*) => { $crate::logging::log($crate::logging::Level::Crit, &format!($($a)*)) } }
+macro_rules! crit { ($($a:tt)*) => { if $crate::logging::enabled($crate::logging::Level::Crit) { $crate::logging::log($crate::logging::Level::Crit, &format!($($a)*)) } } }
 /// Logs at [`Level::Err`].
 #[macro_export]
-macro_rules! err { ($($a:tt)*) => { $crate::logging::log($crate::logging::Level::Err, &format!($($a)*)) } }
+macro_rules! err { ($($a:tt)*) => { if $crate::logging::enabled($crate::logging::Level::Err) { $crate::logging::log($crate::logging::Level::Err, &format!($($a)*)) } } }
 /// Logs at [`Level::Warn`].
 #[macro_export]
-macro_rules! warn { ($($a:tt)*) => { $crate::logging::log($crate::logging::Level::Warn, &format!($($a)*)) } }
+macro_rules! warn { ($($a:tt)*) => { if $crate::logging::enabled($crate::logging::Level::Warn) { $crate::logging::log($crate::logging::Level::Warn, &format!($($a)*)) } } }
 /// Logs at [`Level::Notice`].
 #[macro_export]
-macro_rules! notice { ($($a:tt)*) => { $crate::logging::log($crate::logging::Level::Notice, &format!($($a)*)) } }
+macro_rules! notice { ($($a:tt)*) => { if $crate::logging::enabled($crate::logging::Level::Notice) { $crate::logging::log($crate::logging::Level::Notice, &format!($($a)*)) } } }
 /// Logs at [`Level::Info`].
 #[macro_export]
-macro_rules! info { ($($a:tt)*) => { $crate::logging::log($crate::logging::Level::Info, &format!($($a)*)) } }
+macro_rules! info { ($($a:tt)*) => { if $crate::logging::enabled($crate::logging::Level::Info) { $crate::logging::log($crate::logging::Level::Info, &format!($($a)*)) } } }
 /// Logs at [`Level::Debug`].
 #[macro_export]
-macro_rules! debug { ($($a:tt)*) => { $crate::logging::log($crate::logging::Level::Debug, &format!($($a)*)) } }
+macro_rules! debug { ($($a:tt)*) => { if $crate::logging::enabled($crate::logging::Level::Debug) { $crate::logging::log($crate::logging::Level::Debug, &format!($($a)*)) } } }

@@ -344,7 +344,15 @@ impl Runtime {
             if let Some((line, ctx)) = self.engine.next_synthetic() {
                 self.lines += 1;
                 self.engine.process(&line, None, Some(ctx));
-            } else if let Some(l) = self.preload.pop_front().or_else(|| self.inputs.read_line()) {
+            } else if let Some(l) = self.preload.pop_front().or_else(|| {
+                // Batched writes go out before rsec reads (or waits for) more input: a
+                // file that is also an input, or a reader of an output, sees what SEC's
+                // unbuffered writes would have shown by then.
+                self.inputs.read_buffered().or_else(|| {
+                    self.world.borrow_mut().flush();
+                    self.inputs.read_line()
+                })
+            }) {
                 if self.evt.is_some() {
                     self.event_input(l);
                 } else {
@@ -428,6 +436,7 @@ impl Runtime {
 
     /// Handles one signal (caught or emulated by `sigemul`); Some(status) means exit.
     fn handle_signal(&mut self, sig: Signal, count: usize) -> Option<i32> {
+        self.world.borrow_mut().flush();
         match sig {
             Signal::Hup => {
                 crate::notice!("SIGHUP received: full restart of SEC");
@@ -848,6 +857,7 @@ fn cpu_times() -> (f64, f64, f64, f64) {
 /// (SEC sleeps that long when it generated SEC_SHUTDOWN) before they are sent SIGTERM.
 fn finish(engine: &mut Engine, opts: &Options, world: &Rc<RefCell<World>>) -> i32 {
     engine.shutdown();
+    world.borrow_mut().flush();
     if opts.childterm {
         if opts.intevents {
             let deadline = std::time::Instant::now() + Duration::from_secs(3);

@@ -53,6 +53,9 @@ fn write_writen_keep_the_file_open_and_closef_reopens() {
         out.write(WriteKind::Writen, name, b"c");
     });
     assert!(has(&log, &format!("Writing event 'a' to file '{name}'")));
+    // Regular files are written in batches, out when the owner flushes.
+    assert_eq!(fs::read(&f).expect("read"), b"");
+    out.flush();
     assert_eq!(fs::read(&f).expect("read"), b"a\nbc");
     assert!(out.is_open(CloseKind::File, name));
 
@@ -65,6 +68,7 @@ fn write_writen_keep_the_file_open_and_closef_reopens() {
     assert!(has(&log, &format!("Closing file '{name}'")));
     assert!(!out.is_open(CloseKind::File, name));
     out.write(WriteKind::Write, name, b"new");
+    out.flush();
     assert_eq!(fs::read(&f).expect("read"), b"new\n");
 
     let log = with_log(|| out.close(CloseKind::File, "/no/such/open/file"));

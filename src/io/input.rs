@@ -617,6 +617,19 @@ impl Inputs {
     /// takes at most one line from each. Never blocks; I/O errors are logged and the source
     /// is closed (and retried per `--reopen-timeout`).
     pub fn read_line(&mut self) -> Option<InputLine> {
+        if let Some(line) = self.read_buffered() {
+            return Some(line);
+        }
+        let now = now_secs();
+        self.reap_children();
+        self.round(now);
+        self.check_input_timeouts(now);
+        self.pending.pop_front()
+    }
+
+    /// The next line when it can be had without reading, polling or looking at the clock:
+    /// a line read earlier, or a complete line in a single source's buffer.
+    pub fn read_buffered(&mut self) -> Option<InputLine> {
         if let Some(line) = self.pending.pop_front() {
             return Some(line);
         }
@@ -633,11 +646,7 @@ impl Inputs {
                 }
             }
         }
-        let now = now_secs();
-        self.reap_children();
-        self.round(now);
-        self.check_input_timeouts(now);
-        self.pending.pop_front()
+        None
     }
 
     /// Hands a line's buffer back for reuse by a later line (no allocation per line).

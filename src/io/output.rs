@@ -4,7 +4,12 @@
 //!
 //! [`Outputs`] owns every handle these actions open, keyed by the name the action gave, and
 //! keeps them open until a close action, [`Outputs::close_all`] (SIGHUP, SIGABRT, SIGUSR2) or
-//! drop. Nothing here blocks: files are written at once (SEC's unbuffered `syswrite`), FIFOs
+//! drop. Nothing here blocks. Regular files are written in batches: `write` and `writen`
+//! append to a per-file buffer that [`Outputs::flush`] writes out, and the owner must call
+//! it whenever someone could look (before reading more input, before starting a child,
+//! before sleeping, at exit); this module itself flushes before any other output or close,
+//! and when 16 KiB are waiting, so the order of everything written stays SEC's. Standard
+//! output and FIFOs are written at once (SEC's unbuffered `syswrite`). FIFOs
 //! are opened non-blocking, stream sockets connect non-blocking and buffer until connected,
 //! and [`Outputs::poll`] moves pending connects and flushes along. The log lines are SEC
 //! 2.9.1's, word for word, at the levels SEC uses (all debug), including the per-action
@@ -209,11 +214,24 @@ fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
         .ok_or_else(|| io::Error::other("Name or service not known"))
 }
 
+/// Batched bytes (all files together) at which [`Outputs::flush`] runs by itself.
+const FLUSH_AT: usize = 16 << 10;
+
+/// A file opened by `write` or `writen`.
+struct OutFile {
+    file: File,
+    /// A regular file other than standard output: writes wait in `buf`.
+    batched: bool,
+    buf: Vec<u8>,
+}
+
 /// Every output handle the write-family actions have opened, keyed by the action's name
 /// for it (file name, socket path or `host:port`).
 pub struct Outputs {
     socket_timeout: Duration,
-    files: HashMap<String, File>,
+    files: HashMap<String, OutFile>,
+    /// Bytes waiting in the files' buffers.
+    pending: usize,
     udgram: HashMap<String, UnixDatagram>,
     ustream: HashMap<String, Stream>,
     udp: HashMap<String, UdpSocket>,
@@ -233,6 +251,7 @@ impl Outputs {
         Outputs {
             socket_timeout,
             files: HashMap::new(),
+            pending: 0,
             udgram: HashMap::new(),
             ustream: HashMap::new(),
             udp: HashMap::new(),
@@ -250,6 +269,9 @@ impl Outputs {
     /// newline, the others send `text` as it is. Failures are logged (debug, SEC's wording)
     /// and never returned: an action that cannot write does nothing.
     pub fn write(&mut self, kind: WriteKind, target: &str, text: &[u8]) {
+        if !matches!(kind, WriteKind::Write | WriteKind::Writen) {
+            self.flush();
+        }
         match kind {
             WriteKind::Write | WriteKind::Writen => {
                 debug!("Writing event '{}' to file '{}'", show(text), target);
@@ -301,13 +323,38 @@ impl Outputs {
     fn write_file(&mut self, target: &str, text: &[u8], newline: bool) {
         if !self.files.contains_key(target) {
             match open_for_write(target) {
-                Ok(f) => {
+                Ok(file) => {
+                    let batched =
+                        target != "-" && file.metadata().is_ok_and(|m| m.file_type().is_file());
+                    let f = OutFile {
+                        file,
+                        batched,
+                        buf: Vec::new(),
+                    };
                     self.files.insert(target.to_string(), f);
                 }
                 Err(e) => return log_open_error(target, text, &e),
             }
         }
-        let Some(file) = self.files.get_mut(target) else {
+        let Some(f) = self.files.get_mut(target) else {
+            return;
+        };
+        if f.batched {
+            f.buf.extend_from_slice(text);
+            self.pending += text.len();
+            if newline {
+                f.buf.push(b'\n');
+                self.pending += 1;
+            }
+            if self.pending >= FLUSH_AT {
+                self.flush();
+            }
+            return;
+        }
+        if self.pending > 0 {
+            self.flush();
+        }
+        let Some(OutFile { file, .. }) = self.files.get_mut(target) else {
             return;
         };
         let result = if newline {
@@ -325,6 +372,30 @@ impl Outputs {
                 target,
                 errstr(&e)
             );
+        }
+    }
+
+    /// Writes out what `write` and `writen` have batched for regular files. Cheap when
+    /// nothing waits.
+    pub fn flush(&mut self) {
+        if self.pending == 0 {
+            return;
+        }
+        self.pending = 0;
+        for (target, f) in self.files.iter_mut() {
+            if f.buf.is_empty() {
+                continue;
+            }
+            if let Err(e) = write_whole(&mut f.file, &f.buf) {
+                let text = f.buf.strip_suffix(b"\n").unwrap_or(&f.buf);
+                debug!(
+                    "Error when writing event '{}' to '{}' ({})",
+                    show(text),
+                    target,
+                    errstr(&e)
+                );
+            }
+            f.buf.clear();
         }
     }
 
@@ -538,6 +609,7 @@ impl Outputs {
     /// the socket for that name; each logs SEC's line, or SEC's complaint if nothing was
     /// open. `dropinput` ([`CloseKind::Input`]) is not an output and is ignored.
     pub fn close(&mut self, kind: CloseKind, target: &str) {
+        self.flush();
         match kind {
             CloseKind::File => {
                 debug!("Closing file '{}'", target);
@@ -576,6 +648,7 @@ impl Outputs {
     /// Closes every file and socket (SIGHUP, SIGABRT, SIGUSR2); they reopen on demand.
     /// Data still waiting for a connect are dropped, as in SEC.
     pub fn close_all(&mut self) {
+        self.flush();
         self.files.clear();
         self.udgram.clear();
         self.ustream.clear();

@@ -62,6 +62,11 @@ impl World {
         }
     }
 
+    /// Writes out the outputs' batched file writes (see [`Outputs::flush`]).
+    pub fn flush(&mut self) {
+        self.outputs.flush();
+    }
+
     /// Polls outputs and children; returns spawned lines and script results.
     pub fn poll(&mut self, timeout: Duration) -> Vec<Report> {
         self.outputs.poll();
@@ -110,6 +115,8 @@ impl Effects for SharedWorld {
 
     fn command(&mut self, cmd: Command<Vec<u8>>, mode: ChildMode) {
         let mut w = self.0.borrow_mut();
+        // A child sees every file as the actions before it left it.
+        w.outputs.flush();
         let empty = match &cmd {
             Command::Shell(s) => s.iter().all(u8::is_ascii_whitespace),
             Command::Exec(v) => v.is_empty(),

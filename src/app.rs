@@ -2,10 +2,10 @@
 //! loop. `main.rs` calls [`run`]; this module wires the rooms together and owns nothing
 //! else.
 
+use crate::io::input::Src;
 use std::cell::RefCell;
 use std::ffi::OsString;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
 use std::collections::HashMap;
@@ -292,7 +292,7 @@ struct Runtime {
     per_source: HashMap<String, (u64, Option<String>)>,
     /// The source of the previous input line and its count so far, not yet added to
     /// `per_source` (lines mostly come from one source: no lookup per line).
-    last_source: Option<(Arc<str>, Option<Arc<str>>, u64)>,
+    last_source: Option<(Src, Option<Src>, u64)>,
     /// Event time (`--time-source=event`); None in wall-clock mode.
     evt: Option<EvState>,
     /// Fingerprints of the loaded rules (`--state` keeps operations of unchanged rules).
@@ -402,7 +402,7 @@ impl Runtime {
     fn process_input(&mut self, l: InputLine) {
         self.lines += 1;
         match &mut self.last_source {
-            Some((src, ctx, n)) if Arc::ptr_eq(src, &l.source) && opt_ptr_eq(ctx, &l.context) => {
+            Some((src, ctx, n)) if Src::ptr_eq(src, &l.source) && opt_ptr_eq(ctx, &l.context) => {
                 *n += 1;
             }
             _ => {
@@ -804,8 +804,8 @@ fn rotated_lines(
             .iter()
             .map(|spec| cli::split_input_spec(spec))
             .find(|(pat, _)| *pat == pos.0)
-            .and_then(|(_, c)| c.map(std::sync::Arc::<str>::from));
-        let source: std::sync::Arc<str> = std::sync::Arc::from(pos.0.as_str());
+            .and_then(|(_, c)| c.map(crate::io::input::Src::from));
+        let source: crate::io::input::Src = crate::io::input::Src::from(pos.0.as_str());
         let mut lines: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
         if lines.last().is_some_and(|l| l.is_empty()) {
             lines.pop();
@@ -1032,9 +1032,9 @@ impl Runtime {
 }
 
 /// Two optional shared strings that are the same allocation (or both absent).
-fn opt_ptr_eq(a: &Option<Arc<str>>, b: &Option<Arc<str>>) -> bool {
+fn opt_ptr_eq(a: &Option<Src>, b: &Option<Src>) -> bool {
     match (a, b) {
-        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (Some(a), Some(b)) => Src::ptr_eq(a, b),
         (None, None) => true,
         _ => false,
     }

@@ -643,7 +643,7 @@ impl Engine {
     }
 
     /// The input buffer lines of a per-source ring (empty strings where nothing came yet).
-    fn ring_lines(&self, src: &Option<std::sync::Arc<str>>) -> Vec<String> {
+    fn ring_lines(&self, src: &Option<crate::io::input::Src>) -> Vec<String> {
         match self.buffers.per.get(src) {
             Some(r) => r.iter().map(|l| s(l)).collect(),
             None => vec![String::new(); self.buffers.size],
@@ -765,7 +765,7 @@ impl Engine {
                 "Input buffering mode: separate buffer for each input source\nSize of each input buffer: {}\n",
                 b.size
             );
-            let mut keys: Vec<&Option<std::sync::Arc<str>>> =
+            let mut keys: Vec<&Option<crate::io::input::Src>> =
                 b.per.keys().filter(|k| k.is_some()).collect();
             keys.sort();
             for k in keys {

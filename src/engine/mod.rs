@@ -23,6 +23,7 @@ pub mod subst;
 
 pub use dump::{list_text, ChildInfo, DumpInfo, InputInfo};
 
+use crate::io::input::Src;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -166,11 +167,11 @@ struct Buffers {
     size: usize,
     joint: bool,
     /// Joint ring: (line, source) with the newest last.
-    ring: VecDeque<(Bytes, Option<Arc<str>>)>,
+    ring: VecDeque<(Bytes, Option<Src>)>,
     /// Per-source rings (nojointbuf), and the synthetic ring under the key None.
-    per: HashMap<Option<Arc<str>>, VecDeque<Bytes>>,
+    per: HashMap<Option<Src>, VecDeque<Bytes>>,
     /// Source of the current event.
-    current: Option<Arc<str>>,
+    current: Option<Src>,
 }
 
 impl Buffers {
@@ -185,7 +186,7 @@ impl Buffers {
         }
     }
 
-    fn push(&mut self, line: &[u8], source: Option<Arc<str>>) {
+    fn push(&mut self, line: &[u8], source: Option<Src>) {
         // Reuse the oldest slot's allocation: no allocation per line in steady state.
         let mut slot = if self.ring.len() >= self.size {
             self.ring.pop_front().map(|(v, _)| v).unwrap_or_default()
@@ -199,7 +200,7 @@ impl Buffers {
 
     /// Pushes a line that the caller gives away (no copy); gives back the buffer of the
     /// line that fell out of the ring, for the caller to reuse.
-    fn push_owned(&mut self, line: Vec<u8>, source: Option<Arc<str>>) -> Vec<u8> {
+    fn push_owned(&mut self, line: Vec<u8>, source: Option<Src>) -> Vec<u8> {
         let old = if self.ring.len() >= self.size {
             self.ring.pop_front().map(|(v, _)| v).unwrap_or_default()
         } else {
@@ -215,7 +216,7 @@ impl Buffers {
         old
     }
 
-    fn push_slot(&mut self, slot: Vec<u8>, source: Option<Arc<str>>) {
+    fn push_slot(&mut self, slot: Vec<u8>, source: Option<Src>) {
         if !self.joint {
             let line = &slot[..];
             let size = self.size;
@@ -273,7 +274,7 @@ impl Buffers {
     /// The `_inputsrc` value for a match of `n` lines.
     fn source(&self, n: usize) -> Bytes {
         let n = n.clamp(1, self.size);
-        let src = |s: &Option<Arc<str>>| s.as_deref().unwrap_or("synthetic").as_bytes().to_vec();
+        let src = |s: &Option<Src>| s.as_deref().unwrap_or("synthetic").as_bytes().to_vec();
         if self.joint && self.size > 1 {
             let start = self.ring.len().saturating_sub(n);
             let srcs: Vec<Bytes> = self.ring.iter().skip(start).map(|(_, s)| src(s)).collect();
@@ -285,7 +286,7 @@ impl Buffers {
 
     /// The last `n` lines one by one, with their sources (as PerlFunc receives them:
     /// every line's source under jointbuf, the current source once otherwise).
-    fn lines(&self, n: usize) -> (Vec<Bytes>, Vec<Option<Arc<str>>>) {
+    fn lines(&self, n: usize) -> (Vec<Bytes>, Vec<Option<Src>>) {
         let n = n.clamp(1, self.size);
         if self.joint {
             let start = self.ring.len().saturating_sub(n);
@@ -347,7 +348,7 @@ struct ScriptWait {
 
 /// The correlation engine.
 pub struct Engine {
-    prog: Arc<Program>,
+    prog: std::rc::Rc<Program>,
     opts: EngineOptions,
     clock: Box<dyn Clock>,
     effects: Box<dyn Effects>,
@@ -396,7 +397,7 @@ impl Engine {
         let buffers = Buffers::new(prog.bufsize, opts.jointbuf);
         let now = clock.now();
         Engine {
-            prog: Arc::new(prog),
+            prog: std::rc::Rc::new(prog),
             opts,
             clock,
             effects,
@@ -489,7 +490,7 @@ impl Engine {
 
     /// Processes one event: an input line (with its source and internal context) or a
     /// synthetic event (source None).
-    pub fn process(&mut self, line: &[u8], source: Option<Arc<str>>, context: Option<Bytes>) {
+    pub fn process(&mut self, line: &[u8], source: Option<Src>, context: Option<Bytes>) {
         self.begin_event(source.as_ref(), context);
         if self.structured() {
             self.push_structured(line, source);
@@ -504,7 +505,7 @@ impl Engine {
     pub fn process_owned(
         &mut self,
         line: Vec<u8>,
-        source: Option<Arc<str>>,
+        source: Option<Src>,
         context: Option<Bytes>,
     ) -> Vec<u8> {
         self.begin_event(source.as_ref(), context);
@@ -518,7 +519,7 @@ impl Engine {
         old
     }
 
-    fn begin_event(&mut self, source: Option<&Arc<str>>, context: Option<Bytes>) {
+    fn begin_event(&mut self, source: Option<&Src>, context: Option<Bytes>) {
         if self.opts.intcontexts {
             let name = match (&source, context) {
                 (_, Some(c)) => c,

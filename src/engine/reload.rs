@@ -5,7 +5,6 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::Arc;
 
 use crate::engine::compile::Program;
 use crate::engine::{Buffers, Engine, EngineOptions, Timer};
@@ -55,7 +54,7 @@ impl Engine {
             self.buffers = Buffers::new(prog.bufsize, opts.jointbuf);
         }
         self.cache.clear();
-        self.prog = Arc::new(prog);
+        self.prog = std::rc::Rc::new(prog);
         self.opts = opts;
     }
 }

@@ -19,6 +19,7 @@
 //! rules and are always restored. Perl interpreter state (package variables, code
 //! references held by variables) and SingleWithScript waits for children are not saved.
 
+use crate::io::input::Src;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -887,15 +888,15 @@ fn dec_fps(v: &Value) -> R<Fingerprints> {
         .collect()
 }
 
-fn src_enc(s: &Option<Arc<str>>) -> Value {
+fn src_enc(s: &Option<Src>) -> Value {
     s.as_ref().map_or(Value::Null, |s| json!(&**s))
 }
 
-fn src_dec(v: &Value) -> R<Option<Arc<str>>> {
+fn src_dec(v: &Value) -> R<Option<Src>> {
     if v.is_null() {
         Ok(None)
     } else {
-        Ok(Some(Arc::from(dec_str(v)?.as_str())))
+        Ok(Some(Src::from(dec_str(v)?.as_str())))
     }
 }
 
@@ -913,8 +914,8 @@ struct Decoded {
     calendar_last: HashMap<(usize, usize), super::MinuteStamp>,
     last_clean: i64,
     match_counts: super::FastMap<(usize, usize), u64>,
-    ring: Option<VecDeque<(Bytes, Option<Arc<str>>)>>,
-    per: Option<HashMap<Option<Arc<str>>, VecDeque<Bytes>>>,
+    ring: Option<VecDeque<(Bytes, Option<Src>)>>,
+    per: Option<HashMap<Option<Src>, VecDeque<Bytes>>>,
     report: Restored,
 }
 

@@ -7,6 +7,7 @@
 //! rewriting of rule text is `crate::config::dialect`. Plain line input with the SEC
 //! dialect never comes here (`Engine::process` pushes the line directly).
 
+use crate::io::input::Src;
 use std::sync::Arc;
 
 use super::subst::Bytes;
@@ -19,7 +20,7 @@ impl Engine {
     /// structured formats, none for synthetic and internal events (source None), and an
     /// empty set under the LogZilla dialect when there are none, so that `$ENV{NAME}`
     /// falls back to the process environment for every pattern type.
-    pub(super) fn push_structured(&mut self, line: &[u8], source: Option<Arc<str>>) {
+    pub(super) fn push_structured(&mut self, line: &[u8], source: Option<Src>) {
         let format = self.opts.input_format;
         if source.is_none() || format == InputFormat::Line {
             self.ev_fields = if self.opts.logzilla {

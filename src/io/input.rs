@@ -33,7 +33,6 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -89,16 +88,20 @@ impl Default for InputConfig {
     }
 }
 
+/// The name of an input source, shared by every line read from it (one thread: a
+/// plain reference count, no atomics per line).
+pub type Src = std::rc::Rc<str>;
+
 /// One complete input line and where it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InputLine {
     /// The line's bytes without the trailing `\n` (any `\r` is kept, as SEC keeps it).
     pub line: Vec<u8>,
     /// The file name as given on the command line or to `addinput`; `-` for stdin.
-    pub source: Arc<str>,
+    pub source: Src,
     /// The internal context given with `--input=GLOB=CTX` or `addinput FILE OFFSET CTX`;
     /// `None` means SEC's default name, `_FILE_EVENT_<source>`.
-    pub context: Option<Arc<str>>,
+    pub context: Option<Src>,
 }
 
 /// Where reading starts when a file is opened.
@@ -205,8 +208,8 @@ impl LineBuf {
 /// One input source: its name, its open file (if any) and its reading state.
 #[derive(Debug)]
 struct Source {
-    name: Arc<str>,
-    ctx: Option<Arc<str>>,
+    name: Src,
+    ctx: Option<Src>,
     /// Added by `addinput` (only these may be dropped; a full restart forgets them).
     dynamic: bool,
     file: Option<File>,
@@ -244,8 +247,8 @@ impl Source {
 
     fn new(name: &str, ctx: Option<&str>, dynamic: bool, now: u64) -> Source {
         Source {
-            name: Arc::from(name),
-            ctx: ctx.map(Arc::from),
+            name: Src::from(name),
+            ctx: ctx.map(Src::from),
             dynamic,
             file: None,
             kind: Kind::Regular,
@@ -880,7 +883,7 @@ impl Inputs {
                 .entry(name.clone())
                 .or_insert_with(|| Source::new(&name, None, false, now));
             if let Some(ctx) = ctx {
-                src.ctx = ctx.as_deref().map(Arc::from);
+                src.ctx = ctx.as_deref().map(Src::from);
             }
             crate::notice!("Opening input file {name}");
             if keepopen && src.file.is_some() {

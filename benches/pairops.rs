@@ -4,7 +4,6 @@
 //! that pass the generic pattern2 but complete nothing), per line.
 //! The per-line completion cost must not grow with the number of open operations.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use rsec::config::action::{CloseKind, Command, WriteKind};
@@ -54,7 +53,7 @@ fn run(keys: usize) -> (f64, f64) {
         Box::new(clock),
         Box::new(Count(written.clone())),
     );
-    let src: Option<Arc<str>> = Some(Arc::from("-"));
+    let src: Option<std::rc::Rc<str>> = Some(std::rc::Rc::from("-"));
     let ifaces = keys / 100;
     let t = Instant::now();
     for i in 0..ifaces {

@@ -47,7 +47,7 @@ impl Harness {
     fn at(&mut self, t: i64, line: &str) -> &mut Self {
         self.clock.set(1_000_000 + t);
         self.engine
-            .process(line.as_bytes(), Some(Arc::from("-")), None);
+            .process(line.as_bytes(), Some(std::rc::Rc::from("-")), None);
         while let Some((l, c)) = self.engine.next_synthetic() {
             self.engine.process(&l, None, Some(c));
         }

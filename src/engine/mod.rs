@@ -375,6 +375,8 @@ pub struct Engine {
     match_counts: FastMap<(usize, usize), u64>,
     /// Reused capture-offset buffer.
     locs: Vec<Option<(usize, usize)>>,
+    /// A context name being substituted (reused).
+    name_buf: Vec<u8>,
     /// Counts events and buffer rewrites: prefilter results are valid for one value.
     event_gen: u64,
     /// Per file: (event_gen, candidate rules) for the current event.
@@ -421,6 +423,7 @@ impl Engine {
             perl: None,
             match_counts: FastMap::default(),
             locs: Vec::new(),
+            name_buf: Vec::new(),
             event_gen: 1,
             cands: Vec::new(),
             ev_fields: None,
@@ -799,8 +802,7 @@ impl Engine {
             return true;
         }
         if !vars.is_empty() && ctx.volatile {
-            let ops = self.subst_context(ctx, vars, b'$');
-            self.tval(&ops)
+            self.tval_v(&ctx.ops, Some(vars))
         } else {
             self.tval(&ctx.ops)
         }
@@ -817,30 +819,45 @@ impl Engine {
     /// SEC's context-expression evaluator, kept linear as SEC's is (so that unparenthesised
     /// `A || B && C` gives SEC's answer).
     fn tval(&mut self, ops: &[COp]) -> bool {
+        self.tval_v(ops, None)
+    }
+
+    /// [`Engine::tval`] with `$` match variables substituted into each operand as it is
+    /// looked at (a context name goes through a reused buffer): the same result as
+    /// substituting the whole expression first, since nothing in an evaluation changes the
+    /// variables.
+    fn tval_v(&mut self, ops: &[COp], vars: Option<&MatchVars>) -> bool {
         let mut left: Option<bool> = None;
-        let mut right: Vec<COp> = Vec::new();
-        for op in ops {
+        // The operands gathered since the last `&&`/`||`: always a contiguous run.
+        let mut right: Option<(usize, usize)> = None;
+        for (i, op) in ops.iter().enumerate() {
             match op {
-                COp::Not => {
-                    if right.is_empty() {
-                        left = Some(!left.unwrap_or(false));
-                    } else {
-                        right.push(COp::Not);
-                    }
-                }
+                COp::Not => match &mut right {
+                    None => left = Some(!left.unwrap_or(false)),
+                    Some((_, e)) => *e = i + 1,
+                },
                 COp::And => {
-                    let r = std::mem::take(&mut right);
-                    left = Some(left.unwrap_or(false) && self.tval_opt(&r).unwrap_or(false));
+                    let r = right.take();
+                    left = Some(
+                        left.unwrap_or(false)
+                            && r.is_some_and(|(s, e)| self.tval_v(&ops[s..e], vars)),
+                    );
                 }
                 COp::Or => {
-                    let r = std::mem::take(&mut right);
-                    left = Some(left.unwrap_or(false) || self.tval_opt(&r).unwrap_or(false));
+                    let r = right.take();
+                    left = Some(
+                        left.unwrap_or(false)
+                            || r.is_some_and(|(s, e)| self.tval_v(&ops[s..e], vars)),
+                    );
                 }
                 other => {
                     if left.is_some() {
-                        right.push(other.clone());
+                        match &mut right {
+                            None => right = Some((i, i + 1)),
+                            Some((_, e)) => *e = i + 1,
+                        }
                     } else {
-                        left = Some(self.operand(other));
+                        left = Some(self.operand(other, vars));
                     }
                 }
             }
@@ -848,28 +865,41 @@ impl Engine {
         left.unwrap_or(false)
     }
 
-    /// Like [`Engine::tval`] but tells an empty program (Perl's undef) apart.
-    fn tval_opt(&mut self, ops: &[COp]) -> Option<bool> {
-        if ops.is_empty() {
-            None
-        } else {
-            Some(self.tval(ops))
-        }
-    }
-
-    fn operand(&mut self, op: &COp) -> bool {
+    fn operand(&mut self, op: &COp, vars: Option<&MatchVars>) -> bool {
+        let sub = |e: &Engine, s: &[u8]| match vars {
+            Some(v) => subst_matchvars(v, &e.cache, s, b'$'),
+            None => s.to_vec(),
+        };
         match op {
-            COp::Operand(name) => self.valid_context(name),
-            COp::Expr(inner) => self.tval(inner),
-            COp::VarSet(name) => self
-                .cache
-                .contains_key(String::from_utf8_lossy(name).as_ref()),
-            COp::ECode(code) => self.perl_ecode(code),
+            COp::Operand(name) => match vars {
+                Some(v) => {
+                    let mut buf = std::mem::take(&mut self.name_buf);
+                    buf.clear();
+                    subst::subst_matchvars_into(v, &self.cache, name, b'$', None, &mut buf);
+                    let alive = self.valid_context(&buf);
+                    self.name_buf = buf;
+                    alive
+                }
+                None => self.valid_context(name),
+            },
+            COp::Expr(inner) => self.tval_v(inner, vars),
+            COp::VarSet(name) => {
+                let name = sub(self, name);
+                self.cache
+                    .contains_key(String::from_utf8_lossy(&name).as_ref())
+            }
+            COp::ECode(code) => {
+                let code = sub(self, code);
+                self.perl_ecode(&code)
+            }
             COp::CCode {
                 params,
                 code,
                 cache,
-            } => self.perl_ccode(params, code, *cache),
+            } => {
+                let params: Vec<Bytes> = params.iter().map(|p| sub(self, p)).collect();
+                self.perl_ccode(&params, code, *cache)
+            }
             _ => false,
         }
     }

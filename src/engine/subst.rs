@@ -248,6 +248,21 @@ pub fn subst_with(
         return text.to_vec();
     }
     let mut out = Vec::with_capacity(text.len() + 16);
+    subst_into(text, token, value, &mut out);
+    out
+}
+
+/// [`subst_with`] appending to `out` (a reused buffer).
+pub fn subst_into(
+    text: &[u8],
+    token: u8,
+    value: &mut dyn FnMut(VarRef<'_>, &mut Vec<u8>),
+    out: &mut Vec<u8>,
+) {
+    if !text.contains(&token) {
+        out.extend_from_slice(text);
+        return;
+    }
     let mut i = 0;
     while i < text.len() {
         let c = text[i];
@@ -308,7 +323,7 @@ pub fn subst_with(
         };
         match found {
             Some(r) => {
-                value(r, &mut out);
+                value(r, out);
                 i += 1 + used;
             }
             None => {
@@ -317,7 +332,6 @@ pub fn subst_with(
             }
         }
     }
-    out
 }
 
 /// `v` as a Perl single-quoted string literal (`\\` and `'` escaped).
@@ -349,40 +363,62 @@ pub fn subst_matchvars_escaped(
     token: u8,
     escape: Option<u8>,
 ) -> Bytes {
-    subst_with(text, token, &mut |r, out| {
-        // Only the match's own variables are escaped; cache entries are pasted as they are.
-        let (m, name, escape) = match r {
-            VarRef::Var(name) => (Some(vars), name, escape),
-            VarRef::Cached(entry, name) => (
-                cache.get(String::from_utf8_lossy(entry).as_ref()),
-                name,
-                None,
-            ),
-        };
-        let owned;
-        let v = match m.map(|m| (m, m.get(name))) {
-            Some((_, Some(Some(v)))) => v,
-            Some((m, None)) if m.fields.is_some() => match m.field_lookup(name) {
-                Some(v) => {
-                    owned = v;
-                    &owned
-                }
-                None => return,
-            },
-            _ => return,
-        };
-        match escape {
-            Some(e) => {
-                for &c in v {
-                    out.push(c);
-                    if c == e {
+    if !text.contains(&token) {
+        return text.to_vec();
+    }
+    let mut out = Vec::with_capacity(text.len() + 16);
+    subst_matchvars_into(vars, cache, text, token, escape, &mut out);
+    out
+}
+
+/// [`subst_matchvars_escaped`] appending to `out` (a reused buffer).
+pub fn subst_matchvars_into(
+    vars: &MatchVars,
+    cache: &MatchCache,
+    text: &[u8],
+    token: u8,
+    escape: Option<u8>,
+    out: &mut Vec<u8>,
+) {
+    subst_into(
+        text,
+        token,
+        &mut |r, out| {
+            // Only the match's own variables are escaped; cache entries are pasted as they are.
+            let (m, name, escape) = match r {
+                VarRef::Var(name) => (Some(vars), name, escape),
+                VarRef::Cached(entry, name) => (
+                    cache.get(String::from_utf8_lossy(entry).as_ref()),
+                    name,
+                    None,
+                ),
+            };
+            let owned;
+            let v = match m.map(|m| (m, m.get(name))) {
+                Some((_, Some(Some(v)))) => v,
+                Some((m, None)) if m.fields.is_some() => match m.field_lookup(name) {
+                    Some(v) => {
+                        owned = v;
+                        &owned
+                    }
+                    None => return,
+                },
+                _ => return,
+            };
+            match escape {
+                Some(e) => {
+                    for &c in v {
                         out.push(c);
+                        if c == e {
+                            out.push(c);
+                        }
                     }
                 }
+                None => out.extend_from_slice(v),
             }
-            None => out.extend_from_slice(v),
-        }
-    })
+        },
+        out,
+    )
 }
 
 /// True if `text` holds a match variable of `token` (SEC's volatility test).

@@ -80,6 +80,16 @@ pub trait Effects {
     fn drop_input(&mut self, _file: &[u8]) {}
 }
 
+/// One remembered RegExp match: pattern, event generation, line count, result.
+#[derive(Default)]
+struct Memo {
+    gen: u64,
+    lines: usize,
+    re: Option<Arc<crate::pattern::regex::PerlRegex>>,
+    matched: bool,
+    locs: Vec<Option<(usize, usize)>>,
+}
+
 /// Settings of the engine (from the command line).
 #[derive(Clone, Debug)]
 pub struct EngineOptions {
@@ -377,6 +387,8 @@ pub struct Engine {
     locs: Vec<Option<(usize, usize)>>,
     /// A context name being substituted (reused).
     name_buf: Vec<u8>,
+    /// The last RegExp match of this event (see [`Engine::captures_memo`]).
+    memo: Memo,
     /// Counts events and buffer rewrites: prefilter results are valid for one value.
     event_gen: u64,
     /// Per file: (event_gen, candidate rules) for the current event.
@@ -424,6 +436,7 @@ impl Engine {
             match_counts: FastMap::default(),
             locs: Vec::new(),
             name_buf: Vec::new(),
+            memo: Memo::default(),
             event_gen: 1,
             cands: Vec::new(),
             ev_fields: None,
@@ -693,7 +706,7 @@ impl Engine {
             PatternKind::RegExp | PatternKind::NRegExp => {
                 let re = pat.regex.as_ref()?;
                 let mut locs = std::mem::take(&mut self.locs);
-                let matched = re.captures_into(&self.buffers.text(pat.lines), &mut locs);
+                let matched = self.captures_memo(re, pat.lines, &mut locs);
                 let result = if pat.kind == PatternKind::NRegExp {
                     (!matched).then(|| {
                         let mut v = MatchVars::default();
@@ -715,6 +728,40 @@ impl Engine {
                 self.perlfunc_match(&pat.text, pat.lines, negate, varmap)
             }
         }
+    }
+
+    /// Matches `re` against the last `lines` lines, or gives the result of the same
+    /// pattern on the same text earlier in this event: rule files often try one pattern in
+    /// consecutive rules (one with `continue=TakeNext` and a context, the next without).
+    /// A `rewrite` starts a new event generation, so a changed buffer is matched again.
+    fn captures_memo(
+        &mut self,
+        re: &Arc<crate::pattern::regex::PerlRegex>,
+        lines: usize,
+        locs: &mut Vec<Option<(usize, usize)>>,
+    ) -> bool {
+        let m = &self.memo;
+        if m.gen == self.event_gen
+            && m.lines == lines
+            && m.re
+                .as_ref()
+                .is_some_and(|p| Arc::ptr_eq(p, re) || p.as_str() == re.as_str())
+        {
+            locs.clear();
+            locs.extend_from_slice(&m.locs);
+            return m.matched;
+        }
+        let matched = re.captures_into(&self.buffers.text(lines), locs);
+        let m = &mut self.memo;
+        m.gen = self.event_gen;
+        m.lines = lines;
+        if !m.re.as_ref().is_some_and(|p| Arc::ptr_eq(p, re)) {
+            m.re = Some(re.clone());
+        }
+        m.matched = matched;
+        m.locs.clear();
+        m.locs.extend_from_slice(locs);
+        matched
     }
 
     /// The match variables of a RegExp match (SEC's `%subst`), and the varmap's cache

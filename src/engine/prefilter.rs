@@ -26,6 +26,8 @@ pub struct Prefilter {
     /// Few literals: one SIMD substring searcher each beats an automaton whose start
     /// bytes are common in log lines.
     finders: Vec<memchr::memmem::Finder<'static>>,
+    /// Two to 64 literals: one SIMD (Teddy) pass finds the leftmost-longest of them.
+    packed: Option<aho_corasick::packed::Searcher>,
     ac: Option<AhoCorasick>,
     /// For each literal, the other literals that are prefixes of it.
     prefixes: Vec<Vec<usize>>,
@@ -35,8 +37,11 @@ pub struct Prefilter {
     always: Vec<u64>,
 }
 
-/// Up to this many distinct literals, each is searched for on its own.
+/// Up to this many distinct literals, each is searched for on its own (when the packed
+/// searcher cannot be built).
 const MAX_FINDERS: usize = 8;
+/// Up to this many literals, the packed (Teddy) searcher.
+const MAX_PACKED: usize = 64;
 
 /// What a match needs: one of these literals, or None (always try).
 fn needs(m: &CMatch) -> Option<Vec<Bytes>> {
@@ -120,14 +125,23 @@ impl Prefilter {
                 _ => always[i / 64] |= 1 << (i % 64),
             }
         }
-        let finders = if lits.len() <= MAX_FINDERS {
+        let packed = if (2..=MAX_PACKED).contains(&lits.len()) {
+            aho_corasick::packed::Config::new()
+                .match_kind(aho_corasick::packed::MatchKind::LeftmostLongest)
+                .builder()
+                .extend(&lits)
+                .build()
+        } else {
+            None
+        };
+        let finders = if packed.is_none() && lits.len() <= MAX_FINDERS {
             lits.iter()
                 .map(|l| memchr::memmem::Finder::new(l).into_owned())
                 .collect()
         } else {
             Vec::new()
         };
-        let ac = if lits.is_empty() || !finders.is_empty() {
+        let ac = if lits.is_empty() || !finders.is_empty() || packed.is_some() {
             None
         } else {
             AhoCorasick::builder()
@@ -136,7 +150,7 @@ impl Prefilter {
                 .ok()
         };
         let prefixes = prefix_lists(&lits);
-        if ac.is_none() && finders.is_empty() {
+        if ac.is_none() && finders.is_empty() && packed.is_none() {
             // Without an automaton every rule is tried.
             for i in 0..n {
                 always[i / 64] |= 1 << (i % 64);
@@ -144,6 +158,7 @@ impl Prefilter {
         }
         Prefilter {
             finders,
+            packed,
             ac,
             prefixes,
             lit_rules,
@@ -163,6 +178,17 @@ impl Prefilter {
             }
             return;
         }
+        if let Some(p) = &self.packed {
+            let mut at = 0;
+            while at < text.len() {
+                let Some(m) = p.find_in(text, aho_corasick::Span::from(at..text.len())) else {
+                    break;
+                };
+                self.mark_with_prefixes(m.pattern().as_usize(), out);
+                at = m.start() + 1;
+            }
+            return;
+        }
         let Some(ac) = &self.ac else {
             return;
         };
@@ -172,12 +198,17 @@ impl Prefilter {
             let Some(m) = ac.find(input) else {
                 break;
             };
-            let id = m.pattern().as_usize();
-            self.mark(id, out);
-            for &p in &self.prefixes[id] {
-                self.mark(p, out);
-            }
+            self.mark_with_prefixes(m.pattern().as_usize(), out);
             at = m.start() + 1;
+        }
+    }
+
+    /// Marks the rules of a found literal and of the literals that are its prefixes (they
+    /// occur at the same place).
+    fn mark_with_prefixes(&self, id: usize, out: &mut [u64]) {
+        self.mark(id, out);
+        for &p in &self.prefixes[id] {
+            self.mark(p, out);
         }
     }
 
@@ -263,9 +294,10 @@ mod tests {
                     lits.push(lit);
                 }
             }
-            let text: Bytes = (0..rnd(20)).map(|_| b"abcd"[rnd(4) as usize]).collect();
-            let p = Prefilter {
+            let text: Bytes = (0..rnd(90)).map(|_| b"abcd"[rnd(4) as usize]).collect();
+            let ac = Prefilter {
                 finders: Vec::new(),
+                packed: None,
                 ac: AhoCorasick::builder()
                     .match_kind(aho_corasick::MatchKind::LeftmostLongest)
                     .build(&lits)
@@ -274,14 +306,25 @@ mod tests {
                 lit_rules: (0..lits.len()).map(|i| vec![i]).collect(),
                 always: vec![0],
             };
-            let mut got = Vec::new();
-            p.candidates(&text, &mut got);
+            let packed = Prefilter {
+                ac: None,
+                packed: aho_corasick::packed::Config::new()
+                    .match_kind(aho_corasick::packed::MatchKind::LeftmostLongest)
+                    .builder()
+                    .extend(&lits)
+                    .build(),
+                ..ac.clone()
+            };
             let mut want = 0u64;
             let all = AhoCorasick::new(&lits).unwrap();
             for m in all.find_overlapping_iter(&text) {
                 want |= 1 << m.pattern().as_usize();
             }
-            assert_eq!(got, vec![want], "lits {lits:?} text {text:?}");
+            for p in [&ac, &packed] {
+                let mut got = Vec::new();
+                p.candidates(&text, &mut got);
+                assert_eq!(got, vec![want], "lits {lits:?} text {text:?}");
+            }
         }
     }
 }

@@ -33,7 +33,7 @@ use crate::config::PatternKind;
 pub use clock::{Clock, TestClock, WallClock};
 use compile::{CContext, CKind, CMatch, COp, CPattern, Next, Program};
 use contexts::Contexts;
-use subst::{subst_matchvars, Bytes, MatchCache, MatchVars};
+use subst::{subst_matchvars, Bytes, MatchCache, MatchVars, VarName};
 
 /// A hash map for keys that come from log text (operation keys, context names): a fast
 /// hash, seeded per process.
@@ -774,24 +774,38 @@ impl Engine {
         varmap: &[crate::config::VarMapEntry],
     ) -> MatchVars {
         let text = self.buffers.text(lines).into_owned();
-        let mut v = MatchVars::default();
-        for (name, idx) in re.group_names() {
+        let names = re.group_names();
+        let groups = locs.len().saturating_sub(1);
+        let mut v = MatchVars::with_capacity(names.len() + groups.max(1) + 3);
+        for (name, idx) in names {
             if let Some(Some((s, e))) = locs.get(*idx) {
                 v.set(name.clone(), Some(text[*s..*e].to_vec()));
             }
         }
-        let groups = locs.len().saturating_sub(1);
+        // Without named groups every name below is new: no search per variable.
+        let fresh = names.is_empty();
+        let put = |v: &mut MatchVars, name: VarName, val: Option<Bytes>| {
+            if fresh {
+                v.push_new(name, val);
+            } else {
+                v.set(name, val);
+            }
+        };
         if groups == 0 {
-            v.set("1", Some(b"1".to_vec()));
+            put(&mut v, VarName::Num(1), Some(b"1".to_vec()));
         } else {
             for (i, l) in locs.iter().enumerate().skip(1) {
-                v.set(i, l.map(|(s, e)| text[s..e].to_vec()));
+                put(
+                    &mut v,
+                    VarName::Num(i as u32),
+                    l.map(|(s, e)| text[s..e].to_vec()),
+                );
             }
         }
         let ngroups = groups.max(1);
-        v.set("_inputsrc", Some(self.buffers.source(lines)));
-        v.set("_intcontext", self.intcontext.clone());
-        v.set("0", Some(text));
+        put(&mut v, "_inputsrc".into(), Some(self.buffers.source(lines)));
+        put(&mut v, "_intcontext".into(), self.intcontext.clone());
+        put(&mut v, VarName::Num(0), Some(text));
         if !varmap.is_empty() {
             let mut cache_names = Vec::new();
             for e in varmap {

@@ -165,6 +165,19 @@ impl MatchVars {
         None
     }
 
+    /// No variables yet, room for `n`.
+    pub fn with_capacity(n: usize) -> MatchVars {
+        MatchVars {
+            entries: Vec::with_capacity(n),
+            fields: None,
+        }
+    }
+
+    /// Adds a variable the caller knows is not set yet (no search).
+    pub fn push_new(&mut self, name: impl Into<VarName>, value: Option<Bytes>) {
+        self.entries.push((name.into(), value));
+    }
+
     /// Sets a variable.
     pub fn set(&mut self, name: impl Into<VarName>, value: Option<Bytes>) {
         let name = name.into();

@@ -357,6 +357,7 @@ impl Runtime {
                     self.event_input(l);
                 } else {
                     self.process_input(l);
+                    self.drain_buffered();
                 }
             } else {
                 if !self.opts.tail && self.inputs.all_closed() {
@@ -399,6 +400,28 @@ impl Runtime {
     }
 
     /// One input line through the engine, counted for the dump.
+    /// Processes the lines already read while nothing else waits: no synthetic event,
+    /// child, socket, input request or signal, no state file to save. It does what the
+    /// event loop's iterations would do for these lines, without looking at each of
+    /// those things again for every line.
+    fn drain_buffered(&mut self) {
+        if self.opts.state_interval.is_some() || !self.preload.is_empty() {
+            return;
+        }
+        while !self.engine.has_synthetic()
+            && !self.engine.has_signals()
+            && !signals::any()
+            && self.world.borrow().is_quiet()
+        {
+            // The tick the event loop makes after each line, here before the next one.
+            self.engine.maybe_tick();
+            let Some(l) = self.inputs.read_buffered() else {
+                break;
+            };
+            self.process_input(l);
+        }
+    }
+
     fn process_input(&mut self, l: InputLine) {
         self.lines += 1;
         match &mut self.last_source {

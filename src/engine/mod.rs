@@ -463,6 +463,11 @@ impl Engine {
         std::mem::take(&mut self.signals)
     }
 
+    /// True if an action raised a signal (`sigemul`) that is not taken yet.
+    pub fn has_signals(&self) -> bool {
+        !self.signals.is_empty()
+    }
+
     /// True if synthetic events wait to be processed.
     pub fn has_synthetic(&self) -> bool {
         !self.queue.is_empty()

@@ -682,6 +682,11 @@ impl Outputs {
     /// iteration. Finished connects send their buffered data, connects older than
     /// `--socket-timeout` are given up (data dropped), unsent data are flushed, and a peer
     /// that closed or reset its end is noticed, so the next write reconnects.
+    /// True when a `tcpsock` or `ustream` socket is open ([`Outputs::poll`] has work).
+    pub fn has_streams(&self) -> bool {
+        !self.tcp.is_empty() || !self.ustream.is_empty()
+    }
+
     pub fn poll(&mut self) {
         if self.tcp.is_empty() && self.ustream.is_empty() {
             return;

@@ -108,6 +108,12 @@ pub fn take() -> Vec<(Signal, usize)> {
 }
 
 /// True if any signal is waiting (so the loop can skip its idle sleep).
+/// True when some signal may have arrived (one relaxed load: for the per-line fast path).
+pub fn any() -> bool {
+    ANY.load(Ordering::Relaxed)
+}
+
+/// True when a signal arrived and has not been taken.
 pub fn pending() -> bool {
     ANY.load(Ordering::SeqCst)
         && [&HUP, &ABRT, &USR1, &USR2, &INT, &TERM]

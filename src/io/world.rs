@@ -67,6 +67,12 @@ impl World {
         self.outputs.flush();
     }
 
+    /// True when a poll would find nothing to do: no children, no stream sockets and no
+    /// input requests waiting.
+    pub fn is_quiet(&self) -> bool {
+        self.children.is_idle() && !self.outputs.has_streams() && self.input_requests.is_empty()
+    }
+
     /// Polls outputs and children; returns spawned lines and script results.
     pub fn poll(&mut self, timeout: Duration) -> Vec<Report> {
         self.outputs.poll();

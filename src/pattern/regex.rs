@@ -196,19 +196,28 @@ impl PerlRegex {
             ext_of_int: &ext_of_int,
             names: &parsed.names,
         };
+        let quick = if needs_fallback || !shadows.is_empty() {
+            None
+        } else {
+            quick::Quick::new(&root, ext_of_int.len()).map(std::sync::Arc::new)
+        };
         let primary = if needs_fallback {
             None
         } else {
             let mut src = String::new();
             em.emit(&root, false, &mut src);
-            // Check the syntax now (cheap); build the matcher on first use, since building
-            // thousands of rule patterns up front made loading slow.
-            regex_syntax::ParserBuilder::new()
-                .unicode(false)
-                .utf8(false)
-                .build()
-                .parse(&src)
-                .map_err(|e| format!("pattern too complex for rsec: {}", e))?;
+            // Check the syntax now; build the matcher on first use, since building
+            // thousands of rule patterns up front made loading slow. A pattern the
+            // backtracker runs is made of pieces the emitter always writes validly, so
+            // the check is skipped there (Pair rules compile a pattern2 per operation).
+            if quick.is_none() {
+                regex_syntax::ParserBuilder::new()
+                    .unicode(false)
+                    .utf8(false)
+                    .build()
+                    .parse(&src)
+                    .map_err(|e| format!("pattern too complex for rsec: {}", e))?;
+            }
             Some(LazyPrimary {
                 src,
                 re: std::sync::OnceLock::new(),
@@ -233,11 +242,6 @@ impl PerlRegex {
             None
         };
         let identity = ext_of_int.iter().enumerate().all(|(i, &e)| e == i + 1);
-        let quick = if needs_fallback || !shadows.is_empty() {
-            None
-        } else {
-            quick::Quick::new(&root, ext_of_int.len()).map(std::sync::Arc::new)
-        };
         Ok(PerlRegex {
             pattern: String::from_utf8_lossy(pattern).into_owned(),
             primary,

@@ -252,6 +252,54 @@ pub struct PairOps {
     always: BTreeSet<u64>,
     /// Compiled substituted regexes of operations verified the slow way (bounded).
     regexes: HashMap<Bytes, Arc<PerlRegex>>,
+    /// One bit per bucket hash (a superset of the buckets in use): the window scan of
+    /// [`PairOps::candidates`] looks into the map only where a bit is set, so its cost
+    /// stays that of a small table in cache however many operations are open.
+    filter: BucketFilter,
+}
+
+/// A bit set over bucket hashes; bits are set on insert and cleared only by a rebuild
+/// (when many inserts have made it stale).
+#[derive(Clone, Debug, Default)]
+struct BucketFilter {
+    bits: Vec<u64>,
+    shift: u32,
+    inserts: usize,
+}
+
+impl BucketFilter {
+    fn slot(&self, bk: u64) -> usize {
+        (bk.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
+    }
+
+    fn may_hold(&self, bk: u64) -> bool {
+        if self.bits.is_empty() {
+            return true;
+        }
+        let i = self.slot(bk);
+        self.bits[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    fn set(&mut self, bk: u64) {
+        if self.bits.is_empty() {
+            return;
+        }
+        let i = self.slot(bk);
+        self.bits[i / 64] |= 1 << (i % 64);
+        self.inserts += 1;
+    }
+
+    /// Rebuilt for these buckets, with about 16 bits per bucket (at least 2^16).
+    fn rebuild<'a>(&mut self, buckets: impl Iterator<Item = &'a u64>, n: usize) {
+        let bits = (n.max(1) * 16).next_power_of_two().max(1 << 16);
+        self.shift = 64 - bits.trailing_zeros();
+        self.bits.clear();
+        self.bits.resize(bits / 64, 0);
+        self.inserts = 0;
+        for &bk in buckets {
+            self.set(bk);
+        }
+    }
 }
 
 /// How many compiled operation regexes a rule keeps (each holds its own lazy DFA
@@ -301,10 +349,16 @@ impl PairOps {
         }
         match &key {
             Some(k) => {
-                self.buckets
-                    .entry(bucket(k.len(), hash(k)))
-                    .or_default()
-                    .push(seq);
+                let bk = bucket(k.len(), hash(k));
+                self.buckets.entry(bk).or_default().push(seq);
+                if self.filter.bits.is_empty()
+                    || self.filter.inserts > 4 * self.buckets.len() + 4096
+                {
+                    let n = self.buckets.len();
+                    self.filter.rebuild(self.buckets.keys(), n);
+                } else {
+                    self.filter.set(bk);
+                }
                 *self.lens.entry(k.len()).or_insert(0) += 1;
             }
             None => {
@@ -373,7 +427,13 @@ impl PairOps {
             let mut h = hash(&text[..len]);
             let mut i = 0;
             loop {
-                if let Some(v) = self.buckets.get(&bucket(len, h)) {
+                let bk = bucket(len, h);
+                if let Some(v) = self
+                    .filter
+                    .may_hold(bk)
+                    .then(|| self.buckets.get(&bk))
+                    .flatten()
+                {
                     let window = &text[i..i + len];
                     for s in v {
                         let hit = self.order.get(s).is_some_and(|e| {

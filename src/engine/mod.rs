@@ -1067,6 +1067,10 @@ impl Engine {
         }
         self.run_calendar(now);
         for key in due_ops {
+            // Its timer has fired: the next schedule_op sets a new one.
+            if let Some(op) = self.ops.get_mut(&key) {
+                op.scheduled = i64::MIN;
+            }
             self.expire_op(&key);
         }
     }

@@ -164,7 +164,10 @@ impl Engine {
             }
         }
         let due = op.time + op.window + 1;
-        if op.scheduled == due {
+        // One timer per operation: when the window slid later, the pending earlier timer
+        // finds the operation alive and schedules the next one then (no stale entry, and
+        // no copy of the key, per slide).
+        if op.scheduled != i64::MIN && op.scheduled <= due {
             return;
         }
         op.scheduled = due;

@@ -29,6 +29,9 @@ pub struct Prefilter {
     /// Two to 64 literals: one SIMD (Teddy) pass finds the leftmost-longest of them.
     packed: Option<aho_corasick::packed::Searcher>,
     ac: Option<AhoCorasick>,
+    /// The prefix all of the automaton's literals share (two bytes or more): no literal
+    /// can start before its first occurrence, and a line without it has none.
+    gate: Option<memchr::memmem::Finder<'static>>,
     /// For each literal, the other literals that are prefixes of it.
     prefixes: Vec<Vec<usize>>,
     /// Literal index to the rules that need it.
@@ -149,6 +152,7 @@ impl Prefilter {
                 .build(&lits)
                 .ok()
         };
+        let gate = ac.as_ref().and_then(|_| gate_for(&lits));
         let prefixes = prefix_lists(&lits);
         if ac.is_none() && finders.is_empty() && packed.is_none() {
             // Without an automaton every rule is tried.
@@ -160,6 +164,7 @@ impl Prefilter {
             finders,
             packed,
             ac,
+            gate,
             prefixes,
             lit_rules,
             always,
@@ -192,7 +197,13 @@ impl Prefilter {
         let Some(ac) = &self.ac else {
             return;
         };
-        let mut at = 0;
+        let mut at = match &self.gate {
+            Some(g) => match g.find(text) {
+                Some(i) => i,
+                None => return,
+            },
+            None => 0,
+        };
         while at < text.len() {
             let input = aho_corasick::Input::new(text).span(at..text.len());
             let Some(m) = ac.find(input) else {
@@ -217,6 +228,15 @@ impl Prefilter {
             out[r / 64] |= 1 << (r % 64);
         }
     }
+}
+
+/// A searcher for the prefix all `lits` share, when it has two bytes or more.
+fn gate_for(lits: &[Bytes]) -> Option<memchr::memmem::Finder<'static>> {
+    let first = lits.first()?;
+    let lcp = lits.iter().fold(first.len(), |n, l| {
+        n.min(first.iter().zip(l).take_while(|(a, b)| a == b).count())
+    });
+    (lcp >= 2).then(|| memchr::memmem::Finder::new(&first[..lcp]).into_owned())
 }
 
 /// For each literal, the indexes of the other (distinct) literals that are its prefixes.
@@ -284,12 +304,18 @@ mod tests {
             seed ^= seed << 17;
             seed % n
         };
-        for _ in 0..2000 {
+        for round in 0..3000 {
             let nlits = 1 + rnd(12) as usize;
             let mut lits: Vec<Bytes> = Vec::new();
+            // A third of the sets share a prefix (the automaton's gate).
+            let shared: &[u8] = if round % 3 == 0 { b"ab" } else { b"" };
             for _ in 0..nlits {
                 let len = 1 + rnd(4) as usize;
-                let lit: Bytes = (0..len).map(|_| b"abc"[rnd(3) as usize]).collect();
+                let lit: Bytes = shared
+                    .iter()
+                    .copied()
+                    .chain((0..len).map(|_| b"abc"[rnd(3) as usize]))
+                    .collect();
                 if !lits.contains(&lit) {
                     lits.push(lit);
                 }
@@ -298,6 +324,7 @@ mod tests {
             let ac = Prefilter {
                 finders: Vec::new(),
                 packed: None,
+                gate: gate_for(&lits),
                 ac: AhoCorasick::builder()
                     .match_kind(aho_corasick::MatchKind::LeftmostLongest)
                     .build(&lits)
@@ -308,6 +335,7 @@ mod tests {
             };
             let packed = Prefilter {
                 ac: None,
+                gate: None,
                 packed: aho_corasick::packed::Config::new()
                     .match_kind(aho_corasick::packed::MatchKind::LeftmostLongest)
                     .builder()

@@ -160,7 +160,8 @@ pub fn run(args: Vec<OsString>) -> i32 {
     };
     let code = rt.event_loop();
     // The process ends now: freeing millions of operations and contexts one by one would
-    // only delay the exit (nothing is buffered; files, sockets and pipes close with it).
+    // only delay the exit (batched writes went out in `finish`; files, sockets and pipes
+    // close with the process).
     std::mem::forget(rt);
     code
 }
@@ -399,7 +400,6 @@ impl Runtime {
         }
     }
 
-    /// One input line through the engine, counted for the dump.
     /// Processes the lines already read while nothing else waits: no synthetic event,
     /// child, socket, input request or signal, no state file to save. It does what the
     /// event loop's iterations would do for these lines, without looking at each of
@@ -422,6 +422,7 @@ impl Runtime {
         }
     }
 
+    /// One input line through the engine, counted for the dump.
     fn process_input(&mut self, l: InputLine) {
         self.lines += 1;
         match &mut self.last_source {

@@ -29,9 +29,10 @@ pub struct Prefilter {
     /// Two to 64 literals: one SIMD (Teddy) pass finds the leftmost-longest of them.
     packed: Option<aho_corasick::packed::Searcher>,
     ac: Option<AhoCorasick>,
-    /// The prefix all of the automaton's literals share (two bytes or more): no literal
-    /// can start before its first occurrence, and a line without it has none.
-    gate: Option<memchr::memmem::Finder<'static>>,
+    /// Prefixes (two bytes or more) of which every automaton literal starts with one: no
+    /// literal can start before the first occurrence of one, and a line without any has
+    /// none.
+    gate: Option<Gate>,
     /// For each literal, the other literals that are prefixes of it.
     prefixes: Vec<Vec<usize>>,
     /// Literal index to the rules that need it.
@@ -230,13 +231,52 @@ impl Prefilter {
     }
 }
 
-/// A searcher for the prefix all `lits` share, when it has two bytes or more.
-fn gate_for(lits: &[Bytes]) -> Option<memchr::memmem::Finder<'static>> {
+/// The searcher in front of the automaton (see [`Prefilter::gate`]).
+#[derive(Clone, Debug)]
+enum Gate {
+    /// The prefix all literals share.
+    One(memchr::memmem::Finder<'static>),
+    /// At most 64 prefixes of the same length, found in one Teddy pass.
+    Many(aho_corasick::packed::Searcher),
+}
+
+impl Gate {
+    /// Where the first prefix starts, if any does.
+    fn find(&self, text: &[u8]) -> Option<usize> {
+        match self {
+            Gate::One(f) => f.find(text),
+            Gate::Many(p) => p.find(text).map(|m| m.start()),
+        }
+    }
+}
+
+/// The gate for `lits`: their common prefix when it has two bytes or more, else the
+/// longest prefix length (2 to 8 bytes) at which they have at most 64 distinct prefixes.
+fn gate_for(lits: &[Bytes]) -> Option<Gate> {
     let first = lits.first()?;
     let lcp = lits.iter().fold(first.len(), |n, l| {
         n.min(first.iter().zip(l).take_while(|(a, b)| a == b).count())
     });
-    (lcp >= 2).then(|| memchr::memmem::Finder::new(&first[..lcp]).into_owned())
+    if lcp >= 2 {
+        return Some(Gate::One(
+            memchr::memmem::Finder::new(&first[..lcp]).into_owned(),
+        ));
+    }
+    let shortest = lits.iter().map(Vec::len).min()?;
+    let mut best = None;
+    for k in 2..=shortest.min(8) {
+        let set: std::collections::BTreeSet<&[u8]> = lits.iter().map(|l| &l[..k]).collect();
+        if set.len() > 64 {
+            break;
+        }
+        best = Some(set);
+    }
+    let searcher = aho_corasick::packed::Config::new()
+        .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+        .builder()
+        .extend(best?)
+        .build()?;
+    Some(Gate::Many(searcher))
 }
 
 /// For each literal, the indexes of the other (distinct) literals that are its prefixes.
@@ -307,10 +347,11 @@ mod tests {
         for round in 0..3000 {
             let nlits = 1 + rnd(12) as usize;
             let mut lits: Vec<Bytes> = Vec::new();
-            // A third of the sets share a prefix (the automaton's gate).
+            // A third of the sets share a prefix (the automaton's gate of one prefix).
             let shared: &[u8] = if round % 3 == 0 { b"ab" } else { b"" };
             for _ in 0..nlits {
-                let len = 1 + rnd(4) as usize;
+                // Another third have two bytes or more (the gate of several prefixes).
+                let len = if round % 3 == 1 { 2 } else { 1 } + rnd(4) as usize;
                 let lit: Bytes = shared
                     .iter()
                     .copied()

@@ -931,10 +931,13 @@ impl Engine {
         left.unwrap_or(false)
     }
 
-    fn operand(&mut self, op: &COp, vars: Option<&MatchVars>) -> bool {
-        let sub = |e: &Engine, s: &[u8]| match vars {
-            Some(v) => subst_matchvars(v, &e.cache, s, b'$'),
-            None => s.to_vec(),
+    fn operand<'a>(&mut self, op: &'a COp, vars: Option<&MatchVars>) -> bool {
+        // Without variables the texts are used as they are (no copy).
+        let sub = |e: &Engine, s: &'a [u8]| -> std::borrow::Cow<'a, [u8]> {
+            match vars {
+                Some(v) => std::borrow::Cow::Owned(subst_matchvars(v, &e.cache, s, b'$')),
+                None => std::borrow::Cow::Borrowed(s),
+            }
         };
         match op {
             COp::Operand(name) => match vars {
@@ -962,10 +965,14 @@ impl Engine {
                 params,
                 code,
                 cache,
-            } => {
-                let params: Vec<Bytes> = params.iter().map(|p| sub(self, p)).collect();
-                self.perl_ccode(&params, code, *cache)
-            }
+            } => match vars {
+                Some(_) => {
+                    let params: Vec<Bytes> =
+                        params.iter().map(|p| sub(self, p).into_owned()).collect();
+                    self.perl_ccode(&params, code, *cache)
+                }
+                None => self.perl_ccode(params, code, *cache),
+            },
             _ => false,
         }
     }

@@ -130,11 +130,7 @@ impl Prefilter {
             }
         }
         let packed = if (2..=MAX_PACKED).contains(&lits.len()) {
-            aho_corasick::packed::Config::new()
-                .match_kind(aho_corasick::packed::MatchKind::LeftmostLongest)
-                .builder()
-                .extend(&lits)
-                .build()
+            teddy(&lits, aho_corasick::packed::MatchKind::LeftmostLongest)
         } else {
             None
         };
@@ -271,12 +267,23 @@ fn gate_for(lits: &[Bytes]) -> Option<Gate> {
         }
         best = Some(set);
     }
-    let searcher = aho_corasick::packed::Config::new()
-        .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+    teddy(best?, aho_corasick::packed::MatchKind::LeftmostFirst).map(Gate::Many)
+}
+
+/// aho-corasick's packed (Teddy) searcher for `lits`, when it can be built.
+fn teddy<I, P>(
+    lits: I,
+    kind: aho_corasick::packed::MatchKind,
+) -> Option<aho_corasick::packed::Searcher>
+where
+    I: IntoIterator<Item = P>,
+    P: AsRef<[u8]>,
+{
+    aho_corasick::packed::Config::new()
+        .match_kind(kind)
         .builder()
-        .extend(best?)
-        .build()?;
-    Some(Gate::Many(searcher))
+        .extend(lits)
+        .build()
 }
 
 /// For each literal, the indexes of the other (distinct) literals that are its prefixes.
@@ -377,11 +384,7 @@ mod tests {
             let packed = Prefilter {
                 ac: None,
                 gate: None,
-                packed: aho_corasick::packed::Config::new()
-                    .match_kind(aho_corasick::packed::MatchKind::LeftmostLongest)
-                    .builder()
-                    .extend(&lits)
-                    .build(),
+                packed: teddy(&lits, aho_corasick::packed::MatchKind::LeftmostLongest),
                 ..ac.clone()
             };
             let mut want = 0u64;

@@ -257,9 +257,6 @@ pub fn subst_with(
     token: u8,
     value: &mut dyn FnMut(VarRef<'_>, &mut Vec<u8>),
 ) -> Bytes {
-    if !text.contains(&token) {
-        return text.to_vec();
-    }
     let mut out = Vec::with_capacity(text.len() + 16);
     subst_into(text, token, value, &mut out);
     out
@@ -376,9 +373,6 @@ pub fn subst_matchvars_escaped(
     token: u8,
     escape: Option<u8>,
 ) -> Bytes {
-    if !text.contains(&token) {
-        return text.to_vec();
-    }
     let mut out = Vec::with_capacity(text.len() + 16);
     subst_matchvars_into(vars, cache, text, token, escape, &mut out);
     out

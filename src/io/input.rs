@@ -301,7 +301,6 @@ pub struct Inputs {
     sources: BTreeMap<String, Source>,
     /// Lines read in the current round and not yet handed out.
     pending: VecDeque<InputLine>,
-    scratch: Vec<u8>,
     /// Line buffers handed back by the caller ([`Inputs::recycle`]), reused for new lines.
     spare: Vec<Vec<u8>>,
     /// Timeout-script children not yet reaped, with their command lines.
@@ -431,13 +430,14 @@ enum Stop {
     Error,
 }
 
-/// Reads blocks from `src` without blocking until a block brings a `\n`, or nothing more
-/// can be read. Returns whether any bytes came, and why it stopped. With `drain`, reads on
-/// to EOF even past newlines (used to empty a rotated file before switching).
 /// The smallest read from a regular file.
 const REGULAR_BLOCK: usize = 64 << 10;
 
-fn fill(src: &mut Source, scratch: &mut [u8], drain: bool) -> (bool, Stop) {
+/// Reads blocks (of `blocksize` bytes from pipes, larger from regular files) from `src`
+/// without blocking until a block brings a `\n`, or nothing more can be read. Returns
+/// whether any bytes came, and why it stopped. With `drain`, reads on to EOF even past
+/// newlines (used to empty a rotated file before switching).
+fn fill(src: &mut Source, blocksize: usize, drain: bool) -> (bool, Stop) {
     let mut got = false;
     loop {
         let Some(file) = src.file.as_mut() else {
@@ -459,8 +459,8 @@ fn fill(src: &mut Source, scratch: &mut [u8], drain: bool) -> (bool, Stop) {
         // visible in what rsec does (lines are returned one by one either way), and fewer
         // system calls matter when a day of logs is replayed. Pipes keep --blocksize.
         let want = match src.kind {
-            Kind::Regular => scratch.len().max(REGULAR_BLOCK),
-            Kind::Pipe => scratch.len(),
+            Kind::Regular => blocksize.max(REGULAR_BLOCK),
+            Kind::Pipe => blocksize.max(1),
         };
         match src.buf.read_from(file, want) {
             Ok(0) => return (got, Stop::Eof),
@@ -493,13 +493,7 @@ struct Polled {
 
 /// Polls one source for one line: from the buffer if a complete line is there, otherwise
 /// by reading; handles reopening, EOF, rotation and truncation on the way.
-fn poll_source(
-    cfg: &InputConfig,
-    src: &mut Source,
-    scratch: &mut [u8],
-    spare: &mut Vec<Vec<u8>>,
-    now: u64,
-) -> Polled {
+fn poll_source(cfg: &InputConfig, src: &mut Source, spare: &mut Vec<Vec<u8>>, now: u64) -> Polled {
     let mut out = Polled::default();
     if let Some(line) = src.buf.next_line(spare) {
         out.line = Some(line);
@@ -525,7 +519,7 @@ fn poll_source(
     }
     // At most one switch to a new file (rotation or truncation) per poll.
     for attempt in 0..2 {
-        let (got, stop) = fill(src, scratch, false);
+        let (got, stop) = fill(src, cfg.blocksize, false);
         out.data |= got;
         if let Some(line) = src.buf.next_line(spare) {
             out.line = Some(line);
@@ -561,7 +555,7 @@ fn poll_source(
                 return out;
             }
             Stop::Eof => {
-                if src.is_stdin() || attempt > 0 || !rotated(cfg, src, scratch) {
+                if src.is_stdin() || attempt > 0 || !rotated(cfg, src) {
                     break;
                 }
                 out.data = true;
@@ -578,14 +572,14 @@ fn poll_source(
 /// (recreated) or the file shrank below our offset (truncated). If so, reads what is left
 /// in the old file, then reopens the name from its start; the partial-line buffer carries
 /// over, as in SEC. Returns whether it switched.
-fn rotated(cfg: &InputConfig, src: &mut Source, scratch: &mut [u8]) -> bool {
+fn rotated(cfg: &InputConfig, src: &mut Source) -> bool {
     let Ok(meta) = std::fs::metadata(&*src.name) else {
         // Removed: keep reading the open inode until the name comes back.
         return false;
     };
     if (meta.dev(), meta.ino()) != (src.dev, src.ino) {
         // Lines written to the old file between our EOF read and the rename are still there.
-        let _ = fill(src, scratch, true);
+        let _ = fill(src, cfg.blocksize, true);
         crate::notice!("Input file {} has been recreated", src.name);
     } else if meta.len() < src.pos {
         crate::notice!("Input file {} has been truncated", src.name);
@@ -614,7 +608,6 @@ impl Inputs {
             StartAt::End
         };
         let mut inputs = Inputs {
-            scratch: vec![0; cfg.blocksize.max(1)],
             spare: Vec::new(),
             cfg,
             sources: BTreeMap::new(),
@@ -692,12 +685,11 @@ impl Inputs {
             cfg,
             sources,
             pending,
-            scratch,
             spare,
             ..
         } = self;
         for src in sources.values_mut() {
-            let polled = poll_source(cfg, src, scratch, spare, now);
+            let polled = poll_source(cfg, src, spare, now);
             if polled.data {
                 src.last_data = now;
                 if src.timed_out {
@@ -867,7 +859,6 @@ impl Inputs {
     /// tail mode (`--fromstart` is not applied again), from the start with `--notail`.
     pub fn restart(&mut self, cfg: InputConfig) {
         self.sources.clear();
-        self.scratch = vec![0; cfg.blocksize.max(1)];
         self.cfg = cfg;
         let start = if self.cfg.tail {
             StartAt::End
@@ -882,7 +873,6 @@ impl Inputs {
     /// reopened as in [`Inputs::restart`]. `addinput` files are kept; files no longer named
     /// by any pattern are closed.
     pub fn soft_restart(&mut self, cfg: InputConfig, keepopen: bool) {
-        self.scratch = vec![0; cfg.blocksize.max(1)];
         self.cfg = cfg;
         let start = if self.cfg.tail {
             StartAt::End

@@ -872,17 +872,21 @@ mod tests {
 mod fuzz {
     use super::PerlRegex;
 
-    /// Random patterns over Perl's metacharacters must never panic, compiled or matched.
-    #[test]
-    fn random_patterns_do_not_panic() {
-        const ALPHA: &[u8] = b"ab()[]{}^$.*+?|\\-,:<>=!#'PkgxNpdwsbBAzZGK0123456789^ \n\xe9";
-        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = || {
+    /// A xorshift generator: the same sequence on every run.
+    fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
             seed
-        };
+        }
+    }
+
+    /// Random patterns over Perl's metacharacters must never panic, compiled or matched.
+    #[test]
+    fn random_patterns_do_not_panic() {
+        const ALPHA: &[u8] = b"ab()[]{}^$.*+?|\\-,:<>=!#'PkgxNpdwsbBAzZGK0123456789^ \n\xe9";
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
         let mut locs = Vec::new();
         for _ in 0..20_000 {
             let len = (next() % 12) as usize;
@@ -900,11 +904,6 @@ mod fuzz {
             }
         }
     }
-}
-
-#[cfg(test)]
-mod quick_vs_regex {
-    use super::PerlRegex;
 
     /// The backtracker must find what the `regex` crate finds, groups included, on
     /// random patterns it accepts (a leading literal) and random lines.
@@ -916,17 +915,11 @@ mod quick_vs_regex {
             "{0,3}?", "$", "^", "\\b", "\\B", "\\z", "\\Z", "(?i)", "(?m)", "(?s)",
         ];
         const HAY: &[u8] = b"abcx 1\nAB";
-        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
         let (mut compared, mut matched) = (0, 0);
         let mut a = Vec::new();
         for _ in 0..30_000 {
-            let mut p = String::from(if next() % 2 == 0 { "ab" } else { "^" });
+            let mut p = String::from(if next().is_multiple_of(2) { "ab" } else { "^" });
             for _ in 0..(next() % 9) {
                 p.push_str(TOK[(next() % TOK.len() as u64) as usize]);
             }
@@ -936,7 +929,7 @@ mod quick_vs_regex {
                 continue;
             };
             for _ in 0..8 {
-                let mut hay: Vec<u8> = if next() % 2 == 0 {
+                let mut hay: Vec<u8> = if next().is_multiple_of(2) {
                     b"ab".to_vec()
                 } else {
                     Vec::new()

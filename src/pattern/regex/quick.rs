@@ -356,6 +356,18 @@ impl Vm<'_> {
         r
     }
 
+    /// A quantifier's continuation tried at `p` (skipped when the byte it must start
+    /// with is not there); Some when that ends the search (a match or an abort).
+    fn continue_at(&mut self, next: usize, first: Option<u8>, p: usize, depth: usize) -> Option<R> {
+        if first.is_some_and(|f| self.hay.get(p) != Some(&f)) {
+            return None;
+        }
+        match self.attempt(next, p, depth) {
+            R::Fail => None,
+            r => Some(r),
+        }
+    }
+
     fn assert(&self, a: Assert, pos: usize) -> bool {
         let h = self.hay;
         let n = h.len();
@@ -418,12 +430,8 @@ impl Vm<'_> {
                         }
                         let mut k = avail;
                         loop {
-                            let p = pos + k;
-                            if first.is_none_or(|f| hay.get(p) == Some(&f)) {
-                                match self.attempt(next, p, depth) {
-                                    R::Fail => {}
-                                    r => return r,
-                                }
+                            if let Some(r) = self.continue_at(next, first, pos + k, depth) {
+                                return r;
                             }
                             if k == min {
                                 return R::Fail;
@@ -441,11 +449,8 @@ impl Vm<'_> {
                     }
                     loop {
                         let p = pos + k;
-                        if first.is_none_or(|f| hay.get(p) == Some(&f)) {
-                            match self.attempt(next, p, depth) {
-                                R::Fail => {}
-                                r => return r,
-                            }
+                        if let Some(r) = self.continue_at(next, first, p, depth) {
+                            return r;
                         }
                         if k >= limit || !set.contains(hay[p]) {
                             return R::Fail;

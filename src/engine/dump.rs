@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::config::action::{Action, CloseKind, Command, Query, StoreEdit, StoreTake, WriteKind};
 use crate::config::PatternKind;
 use crate::engine::compile::{CActions, CContext, CKind, CMatch, COp, CPattern, Next};
-use crate::engine::ops::{Op, State};
+use crate::engine::ops::{GroupOp, Op, PairOp, State, TwoOp};
 use crate::engine::subst::Bytes;
 use crate::engine::{Engine, OpKey};
 use crate::timefmt::ctime;
@@ -403,13 +403,12 @@ impl Engine {
             (CKind::SingleWithSuppress { m, action, .. }, _) => {
                 type_name = "SingleWithSuppress".to_string();
                 m_lines(&mut push, m, "");
-                push("Description", s(&op.desc));
+                push("Description", s(&key.2));
                 push("Action", acts(action));
                 push("Window", format!("{} seconds", op.window));
             }
-            (
-                CKind::Pair { m, m2, .. },
-                State::Pair {
+            (CKind::Pair { m, m2, .. }, State::Pair(p)) => {
+                let PairOp {
                     with_window,
                     action,
                     pattern2,
@@ -417,8 +416,7 @@ impl Engine {
                     desc2,
                     action2,
                     ..
-                },
-            ) => {
+                } = &**p;
                 type_name = if *with_window {
                     "PairWithWindow"
                 } else {
@@ -426,7 +424,7 @@ impl Engine {
                 }
                 .to_string();
                 m_lines(&mut push, m, "");
-                push("Description", s(&op.desc));
+                push("Description", s(&key.2));
                 push("Action", list_text(action));
                 push("Pattern2", pattern_text(pattern2));
                 push(
@@ -449,7 +447,7 @@ impl Engine {
             ) => {
                 type_name = "SingleWithThreshold".to_string();
                 m_lines(&mut push, m, "");
-                push("Description", s(&op.desc));
+                push("Description", s(&key.2));
                 push("Action", list_text(action));
                 push("Action2", list_text(action2));
                 push("Window", format!("{} seconds", op.window));
@@ -471,17 +469,18 @@ impl Engine {
                     thresh2,
                     ..
                 },
-                State::TwoThresholds {
+                State::TwoThresholds(p),
+            ) => {
+                let TwoOp {
                     times: t,
                     second,
                     action,
                     desc2,
                     action2,
-                },
-            ) => {
+                } = &**p;
                 type_name = "SingleWith2Thresholds".to_string();
                 m_lines(&mut push, m, "");
-                push("Description", s(&op.desc));
+                push("Description", s(&key.2));
                 push("Action", list_text(action));
                 push("Window", format!("{window} seconds"));
                 push("Threshold", thresh.to_string());
@@ -497,17 +496,15 @@ impl Engine {
                 times = t.iter().map(|x| ctime(*x)).collect();
                 times_json = t.iter().copied().collect();
             }
-            (
-                CKind::EventGroup { events, .. },
-                State::Group {
+            (CKind::EventGroup { events, .. }, State::Group(g)) => {
+                let GroupOp {
                     all,
                     suppress,
                     action,
                     slide,
                     end,
                     ..
-                },
-            ) => {
+                } = &**g;
                 type_name = format!("EventGroup{}", events.len());
                 for (i, e) in events.iter().enumerate() {
                     let sfx = if i == 0 {
@@ -526,7 +523,7 @@ impl Engine {
                 push("Init action", init);
                 push("Slide action", list_text(slide));
                 push("End action", list_text(end));
-                push("Description", s(&op.desc));
+                push("Description", s(&key.2));
                 push("Action", list_text(action));
                 push("Window", format!("{} seconds", op.window));
                 status = Some(if *suppress {

@@ -878,7 +878,7 @@ impl Engine {
     }
 
     fn setwpos(&mut self, time: &[u8], key: Option<crate::engine::OpKey>) {
-        use crate::engine::ops::State;
+        use crate::engine::ops::{slide, GroupOp, State};
         let Some(ts) = parse_uint(time) else {
             crate::warn!(
                 "Invalid timestamp '{}' for moving the window of an operation",
@@ -894,16 +894,15 @@ impl Engine {
             crate::warn!("Operation does not exist, can't set window position");
             return;
         };
-        if let State::Group {
-            init_running: true, ..
-        } = op.state
-        {
-            crate::warn!("Operation is initializing, can't set window position");
-            return;
-        }
-        if let State::Group { deleting: true, .. } = op.state {
-            crate::warn!("Operation is terminating, can't set window position");
-            return;
+        if let State::Group(g) = &op.state {
+            if g.init_running {
+                crate::warn!("Operation is initializing, can't set window position");
+                return;
+            }
+            if g.deleting {
+                crate::warn!("Operation is terminating, can't set window position");
+                return;
+            }
         }
         if ts < op.time {
             crate::warn!(
@@ -922,7 +921,7 @@ impl Engine {
         if ts == op.time {
             return;
         }
-        let desc = op.desc.clone();
+        let desc = key.2.clone();
         let mut end_list = None;
         let mut remove = false;
         match &mut op.state {
@@ -930,26 +929,24 @@ impl Engine {
                 times,
                 suppress: false,
                 ..
-            }
-            | State::TwoThresholds { times, .. } => {
-                while times.front().is_some_and(|t| *t < ts) {
-                    times.pop_front();
-                }
-                op.time = ts;
-                if times.is_empty()
-                    && !matches!(op.state, State::TwoThresholds { second: true, .. })
-                {
-                    remove = true;
-                }
-            }
-            State::Group {
-                all,
-                counts,
-                suppress: false,
-                deleting,
-                end,
-                ..
             } => {
+                slide(times, ts);
+                op.time = ts;
+                remove = times.is_empty();
+            }
+            State::TwoThresholds(t) => {
+                slide(&mut t.times, ts);
+                op.time = ts;
+                remove = t.times.is_empty() && !t.second;
+            }
+            State::Group(g) if !g.suppress => {
+                let GroupOp {
+                    all,
+                    counts,
+                    deleting,
+                    end,
+                    ..
+                } = &mut **g;
                 while all.front().is_some_and(|(t, _, _)| *t < ts) {
                     if let Some((_, i, _)) = all.pop_front() {
                         if let Some(c) = counts.get_mut(i) {

@@ -13,6 +13,7 @@ mod dump;
 mod evclock;
 mod exec;
 mod ops;
+mod optable;
 pub mod pairindex;
 mod perl;
 pub mod prefilter;
@@ -163,7 +164,7 @@ pub type OpKey = (usize, usize, Bytes);
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Timer {
-    Op(OpKey),
+    Op(optable::OpId),
     Ctx(usize, u64),
 }
 
@@ -366,7 +367,7 @@ pub struct Engine {
     contexts: Contexts,
     int_record: Option<usize>,
     intcontext: Option<Bytes>,
-    ops: FastMap<OpKey, ops::Op>,
+    ops: optable::OpTable,
     pair_ops: FastMap<(usize, usize), pairindex::PairOps>,
     timers: BinaryHeap<Reverse<(i64, u64, Timer)>>,
     seq: u64,
@@ -419,7 +420,7 @@ impl Engine {
             contexts: Contexts::default(),
             int_record: None,
             intcontext: None,
-            ops: FastMap::default(),
+            ops: optable::OpTable::default(),
             pair_ops: FastMap::default(),
             timers: BinaryHeap::new(),
             seq: 0,
@@ -1060,7 +1061,11 @@ impl Engine {
                         self.expire_context(id);
                     }
                 }
-                Timer::Op(key) => due_ops.push(key),
+                Timer::Op(id) => {
+                    if let Some(key) = self.ops.key_of(id) {
+                        due_ops.push(key.clone());
+                    }
+                }
             }
         }
         while let Some(Reverse((due, _, _, _))) = self.pending.peek() {

@@ -25,8 +25,6 @@ pub struct Op {
     pub window: i64,
     /// The due time of its scheduled timer (stale timers are skipped).
     pub scheduled: i64,
-    /// desc (the `%s` of its actions).
-    pub desc: Bytes,
     /// Type-specific state.
     pub state: State,
 }
@@ -37,26 +35,7 @@ pub enum State {
     /// SingleWithSuppress.
     Suppress,
     /// Pair and PairWithWindow.
-    Pair {
-        /// PairWithWindow.
-        with_window: bool,
-        /// The first action list (run at timeout for PairWithWindow).
-        action: ActionList,
-        /// pattern2 for this operation.
-        pattern2: Arc<CPattern>,
-        /// context2 for this operation.
-        context2: Option<Vec<COp>>,
-        /// desc2.
-        desc2: Bytes,
-        /// action2.
-        action2: ActionList,
-        /// True if action2 was already copied for this operation.
-        act2_copied: bool,
-        /// With an index plan (`pairindex::Plan`): the raw value of each placeholder
-        /// occurrence of pattern2, whose `text` is then the substituted source and whose
-        /// regex is compiled only when needed (None).
-        pvals: Vec<Bytes>,
-    },
+    Pair(Box<PairOp>),
     /// SingleWithThreshold.
     Threshold {
         /// Event times in the window.
@@ -69,47 +48,80 @@ pub enum State {
         action2: ActionList,
     },
     /// SingleWith2Thresholds.
-    TwoThresholds {
-        /// Event times.
-        times: VecDeque<i64>,
-        /// In the second (falling) phase.
-        second: bool,
-        /// action.
-        action: ActionList,
-        /// desc2.
-        desc2: Bytes,
-        /// action2.
-        action2: ActionList,
-    },
+    TwoThresholds(Box<TwoOp>),
     /// EventGroup.
-    Group {
-        /// (time, event type, token) of every event in the window, oldest first.
-        all: VecDeque<(i64, usize, Bytes)>,
-        /// Events per type in the window.
-        counts: Vec<usize>,
-        /// Fired, waiting for the window to end.
-        suppress: bool,
-        /// init is running.
-        init_running: bool,
-        /// end is running.
-        deleting: bool,
-        /// action.
-        action: ActionList,
-        /// slide.
-        slide: ActionList,
-        /// end.
-        end: ActionList,
-    },
+    Group(Box<GroupOp>),
+}
+
+// The large states are boxed: a live operation's slot is as small as the common
+// threshold state (`optable.rs` keeps one slot per live operation).
+
+/// The state of a Pair or PairWithWindow operation.
+#[derive(Clone, Debug)]
+pub struct PairOp {
+    /// PairWithWindow.
+    pub with_window: bool,
+    /// The first action list (run at timeout for PairWithWindow).
+    pub action: ActionList,
+    /// pattern2 for this operation.
+    pub pattern2: Arc<CPattern>,
+    /// context2 for this operation.
+    pub context2: Option<Vec<COp>>,
+    /// desc2.
+    pub desc2: Bytes,
+    /// action2.
+    pub action2: ActionList,
+    /// True if action2 was already copied for this operation.
+    pub act2_copied: bool,
+    /// With an index plan (`pairindex::Plan`): the raw value of each placeholder
+    /// occurrence of pattern2, whose `text` is then the substituted source and whose
+    /// regex is compiled only when needed (None).
+    pub pvals: Vec<Bytes>,
+}
+
+/// The state of a SingleWith2Thresholds operation.
+#[derive(Clone, Debug)]
+pub struct TwoOp {
+    /// Event times.
+    pub times: VecDeque<i64>,
+    /// In the second (falling) phase.
+    pub second: bool,
+    /// action.
+    pub action: ActionList,
+    /// desc2.
+    pub desc2: Bytes,
+    /// action2.
+    pub action2: ActionList,
+}
+
+/// The state of an EventGroup operation.
+#[derive(Clone, Debug)]
+pub struct GroupOp {
+    /// (time, event type, token) of every event in the window, oldest first.
+    pub all: VecDeque<(i64, usize, Bytes)>,
+    /// Events per type in the window.
+    pub counts: Vec<usize>,
+    /// Fired, waiting for the window to end.
+    pub suppress: bool,
+    /// init is running.
+    pub init_running: bool,
+    /// end is running.
+    pub deleting: bool,
+    /// action.
+    pub action: ActionList,
+    /// slide.
+    pub slide: ActionList,
+    /// end.
+    pub end: ActionList,
 }
 
 impl Op {
     /// A new operation whose window starts now (its timer is scheduled when inserted).
-    fn new(now: i64, window: i64, desc: Bytes, state: State) -> Op {
+    fn new(now: i64, window: i64, state: State) -> Op {
         Op {
             time: now,
             window,
             scheduled: i64::MIN,
-            desc,
             state,
         }
     }
@@ -155,11 +167,8 @@ impl Engine {
         let Some(op) = self.ops.get_mut(key) else {
             return;
         };
-        if let State::Pair {
-            with_window: false, ..
-        } = op.state
-        {
-            if op.window == 0 {
+        if let State::Pair(p) = &op.state {
+            if !p.with_window && op.window == 0 {
                 return;
             }
         }
@@ -171,7 +180,9 @@ impl Engine {
             return;
         }
         op.scheduled = due;
-        self.schedule(due, Timer::Op(key.clone()));
+        if let Some(id) = self.ops.id_of(key) {
+            self.schedule(due, Timer::Op(id));
+        }
     }
 
     fn insert_op(&mut self, key: OpKey, op: Op) {
@@ -230,7 +241,7 @@ impl Engine {
                 let live = self.ops.get(&key).is_some_and(|op| !op.expired(now));
                 if !live {
                     let list = self.actions_for(action, vars, b'$');
-                    self.insert_op(key, Op::new(now, *window, desc.clone(), State::Suppress));
+                    self.insert_op(key, Op::new(now, *window, State::Suppress));
                     self.exec_list(&list, &desc);
                 }
             }
@@ -253,7 +264,6 @@ impl Engine {
                         Op::new(
                             now,
                             *window,
-                            desc.clone(),
                             State::Threshold {
                                 times: VecDeque::new(),
                                 suppress: false,
@@ -309,26 +319,25 @@ impl Engine {
                         Op::new(
                             now,
                             *window,
-                            desc.clone(),
-                            State::TwoThresholds {
+                            State::TwoThresholds(Box::new(TwoOp {
                                 times: VecDeque::new(),
                                 second: false,
                                 action,
                                 desc2,
                                 action2,
-                            },
+                            })),
                         ),
                     );
                 }
                 let mut fire = None;
                 if let Some(op) = self.ops.get_mut(&key) {
-                    if let State::TwoThresholds {
-                        times,
-                        second,
-                        action,
-                        ..
-                    } = &mut op.state
-                    {
+                    if let State::TwoThresholds(t) = &mut op.state {
+                        let TwoOp {
+                            times,
+                            second,
+                            action,
+                            ..
+                        } = &mut **t;
                         times.push_back(now);
                         if !*second {
                             if times.len() >= *thresh {
@@ -377,19 +386,37 @@ impl Engine {
         let Some(op) = self.ops.get_mut(key) else {
             return;
         };
-        let desc = op.desc.clone();
+        let desc = key.2.clone();
         let cutoff = now - op.window;
+        // A threshold operation that has not fired slides its window.
+        let sliding = match &mut op.state {
+            State::Threshold {
+                times,
+                suppress: false,
+                ..
+            } => Some(times),
+            State::TwoThresholds(t) if !t.second => Some(&mut t.times),
+            _ => None,
+        };
+        if let Some(times) = sliding {
+            match slide(times, cutoff) {
+                Some(t) => {
+                    op.time = t;
+                    self.schedule_op(key);
+                }
+                None => {
+                    self.ops.remove(key);
+                }
+            }
+            return;
+        }
         match &mut op.state {
             State::Suppress => {
                 self.ops.remove(key);
             }
-            State::Pair {
-                with_window,
-                action,
-                ..
-            } => {
-                let with_window = *with_window;
-                let action = action.clone();
+            State::Pair(p) => {
+                let with_window = p.with_window;
+                let action = p.action.clone();
                 let window = op.window;
                 if with_window || window != 0 {
                     self.remove_pair_op(key);
@@ -398,43 +425,26 @@ impl Engine {
                     self.exec_list(&action, &desc);
                 }
             }
-            State::Threshold {
-                times,
-                suppress: false,
-                ..
-            }
-            | State::TwoThresholds {
-                times,
-                second: false,
-                ..
-            } => match slide(times, cutoff) {
-                Some(t) => {
-                    op.time = t;
-                    self.schedule_op(key);
-                }
-                None => {
-                    self.ops.remove(key);
-                }
-            },
             State::Threshold { action2, .. } => {
                 let list = action2.clone();
                 self.ops.remove(key);
                 self.exec_list(&list, &desc);
             }
-            State::TwoThresholds { desc2, action2, .. } => {
-                let (list, d2) = (action2.clone(), desc2.clone());
+            State::TwoThresholds(t) => {
+                let (list, d2) = (t.action2.clone(), t.desc2.clone());
                 self.ops.remove(key);
                 self.exec_list(&list, &d2);
             }
-            State::Group {
-                all,
-                counts,
-                suppress,
-                deleting,
-                slide,
-                end,
-                ..
-            } => {
+            State::Group(g) => {
+                let GroupOp {
+                    all,
+                    counts,
+                    suppress,
+                    deleting,
+                    slide,
+                    end,
+                    ..
+                } = &mut **g;
                 if *suppress {
                     *deleting = true;
                     let list = end.clone();
@@ -497,11 +507,11 @@ impl Engine {
         if *with_window {
             if self.ops.get(&key).is_some_and(|op| op.expired(now)) {
                 if let Some(Op {
-                    state: State::Pair { action, .. },
+                    state: State::Pair(p),
                     ..
                 }) = self.ops.get(&key)
                 {
-                    let list = action.clone();
+                    let list = p.action.clone();
                     self.exec_list(&list, &desc);
                 }
                 self.remove_pair_op(&key);
@@ -626,8 +636,7 @@ impl Engine {
             Op::new(
                 now,
                 *window,
-                desc.clone(),
-                State::Pair {
+                State::Pair(Box::new(PairOp {
                     with_window: *with_window,
                     action: act1.clone(),
                     pattern2,
@@ -636,7 +645,7 @@ impl Engine {
                     action2: act2,
                     act2_copied,
                     pvals,
-                },
+                })),
             ),
         );
         self.index_pair_op(fi, rule.number, plan.as_deref(), &desc);
@@ -658,14 +667,12 @@ impl Engine {
         let list = self.pair_ops.entry((fi, number)).or_default();
         match self.ops.get(&key) {
             Some(Op {
-                state: State::Pair {
-                    pattern2, pvals, ..
-                },
+                state: State::Pair(p),
                 ..
             }) => match plan {
-                Some(plan) if !pvals.is_empty() => list.insert(key.2, plan.keys(pvals)),
-                _ if pattern2.kind == PatternKind::SubStr => {
-                    list.insert(key.2, std::iter::once(pattern2.text.as_slice()))
+                Some(plan) if !p.pvals.is_empty() => list.insert(key.2, plan.keys(&p.pvals)),
+                _ if p.pattern2.kind == PatternKind::SubStr => {
+                    list.insert(key.2, std::iter::once(p.pattern2.text.as_slice()))
                 }
                 _ => list.insert(key.2, std::iter::empty()),
             },
@@ -801,19 +808,19 @@ impl Engine {
             last = Some(seq);
             let key = (fi, rule.number, d);
             let Some(Op {
-                state:
-                    State::Pair {
-                        pattern2,
-                        context2,
-                        pvals,
-                        desc2,
-                        ..
-                    },
+                state: State::Pair(p),
                 ..
             }) = self.ops.get(&key)
             else {
                 continue;
             };
+            let PairOp {
+                pattern2,
+                context2,
+                pvals,
+                desc2,
+                ..
+            } = &**p;
             let indexed = pattern2.regex.is_none() && !pvals.is_empty();
             let need_vars = rule_needs_vars || desc2.contains(&b'$');
             let (pattern2, context2, pvals) = (
@@ -872,20 +879,15 @@ impl Engine {
                 ret = true;
                 self.count_match(fi, ri);
                 if let Some(Op {
-                    state:
-                        State::Pair {
-                            desc2,
-                            action2,
-                            act2_copied,
-                            ..
-                        },
+                    state: State::Pair(p),
                     ..
                 }) = self.ops.get(&key)
                 {
-                    let (mut desc2, mut list) = (desc2.clone(), action2.clone());
+                    let (mut desc2, mut list) = (p.desc2.clone(), p.action2.clone());
+                    let act2_copied = p.act2_copied;
                     if !vars.is_empty() {
                         if rule_action2.volatile || rule_action2.volatile_pct {
-                            let base = if *act2_copied {
+                            let base = if act2_copied {
                                 list.clone()
                             } else {
                                 rule_action2.list.clone()
@@ -941,8 +943,7 @@ impl Engine {
                 Op::new(
                     now,
                     *window,
-                    desc.clone(),
-                    State::Group {
+                    State::Group(Box::new(GroupOp {
                         all: VecDeque::new(),
                         counts: vec![0; events.len()],
                         suppress: false,
@@ -951,15 +952,15 @@ impl Engine {
                         action: action_l,
                         slide: slide_l,
                         end: end_l,
-                    },
+                    })),
                 ),
             );
             self.exec_list(&init_l, &desc);
             match self.ops.get_mut(&key) {
                 Some(Op {
-                    state: State::Group { init_running, .. },
+                    state: State::Group(g),
                     ..
-                }) => *init_running = false,
+                }) => g.init_running = false,
                 _ => return,
             }
         }
@@ -971,37 +972,31 @@ impl Engine {
             }
         });
         if let Some(Op {
-            state:
-                State::Group {
-                    all,
-                    counts,
-                    suppress,
-                    ..
-                },
+            state: State::Group(g),
             ..
         }) = self.ops.get_mut(&key)
         {
-            if !*suppress {
-                all.push_back((now, idx, token.unwrap_or_default()));
-                counts[idx] += 1;
+            if !g.suppress {
+                g.all.push_back((now, idx, token.unwrap_or_default()));
+                g.counts[idx] += 1;
             }
         }
         let count_l = self.actions_for(&events[idx].count, vars, b'$');
         self.exec_list(&count_l, &desc);
         let Some(Op {
-            state:
-                State::Group {
-                    all,
-                    counts,
-                    suppress,
-                    action,
-                    ..
-                },
+            state: State::Group(g),
             ..
         }) = self.ops.get(&key)
         else {
             return;
         };
+        let GroupOp {
+            all,
+            counts,
+            suppress,
+            action,
+            ..
+        } = &**g;
         if *suppress {
             return;
         }
@@ -1022,9 +1017,9 @@ impl Engine {
                 PatternKind::PerlFunc | PatternKind::NPerlFunc => {
                     let tokens: Vec<Bytes> = match self.ops.get(&key) {
                         Some(Op {
-                            state: State::Group { all, .. },
+                            state: State::Group(g),
                             ..
-                        }) => all.iter().map(|(_, _, t)| t.clone()).collect(),
+                        }) => g.all.iter().map(|(_, _, t)| t.clone()).collect(),
                         _ => Vec::new(),
                     };
                     let r = self.perl_egpattern(&p.text, &s, &tokens);
@@ -1038,11 +1033,11 @@ impl Engine {
         }
         if !*multact {
             if let Some(Op {
-                state: State::Group { suppress, .. },
+                state: State::Group(g),
                 ..
             }) = self.ops.get_mut(&key)
             {
-                *suppress = true;
+                g.suppress = true;
             }
         }
         self.exec_list(&list, &desc);
@@ -1051,7 +1046,7 @@ impl Engine {
 
 /// Drops the event times older than `cutoff`; the earliest time left is the new window
 /// start (None: the window is empty).
-fn slide(times: &mut VecDeque<i64>, cutoff: i64) -> Option<i64> {
+pub(crate) fn slide(times: &mut VecDeque<i64>, cutoff: i64) -> Option<i64> {
     while times.front().is_some_and(|t| *t < cutoff) {
         times.pop_front();
     }

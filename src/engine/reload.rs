@@ -17,12 +17,8 @@ impl Engine {
     /// buffers are rebuilt only when their size or mode changes.
     pub fn soft_restart(&mut self, prog: Program, opts: EngineOptions, keep: &[Option<usize>]) {
         let map = |fi: usize| keep.get(fi).copied().flatten();
-        let old_ops = std::mem::take(&mut self.ops);
-        for ((fi, ri, desc), op) in old_ops {
-            if let Some(nf) = map(fi) {
-                self.ops.insert((nf, ri, desc), op);
-            }
-        }
+        // Operation handles (the timers') stay valid for the operations kept.
+        self.ops.remap_files(map);
         let old_pairs = std::mem::take(&mut self.pair_ops);
         for ((fi, ri), descs) in old_pairs {
             if let Some(nf) = map(fi) {
@@ -39,9 +35,9 @@ impl Engine {
         let mut timers = BinaryHeap::new();
         for Reverse((due, seq, t)) in old_timers {
             match t {
-                Timer::Op((fi, ri, desc)) => {
-                    if let Some(nf) = map(fi) {
-                        timers.push(Reverse((due, seq, Timer::Op((nf, ri, desc)))));
+                Timer::Op(id) => {
+                    if self.ops.key_of(id).is_some() {
+                        timers.push(Reverse((due, seq, Timer::Op(id))));
                     }
                 }
                 ctx @ Timer::Ctx(..) => timers.push(Reverse((due, seq, ctx))),

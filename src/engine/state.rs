@@ -30,7 +30,7 @@ use crate::config::action::{Action, CloseKind, Command, Query, StoreEdit, StoreT
 use crate::config::{PatternKind, RuleFile};
 use crate::engine::compile::{CKind, COp};
 use crate::engine::contexts::{Contexts, Record};
-use crate::engine::ops::{Op, State};
+use crate::engine::ops::{GroupOp, Op, PairOp, State, TwoOp};
 use crate::engine::subst::Bytes;
 use crate::engine::{ActionList, Engine, Timer};
 use crate::pattern::regex::PerlRegex;
@@ -636,26 +636,29 @@ fn dec_times(v: &Value) -> R<VecDeque<i64>> {
 fn enc_state(s: &State, t: &mut ListTable) -> Value {
     match s {
         State::Suppress => json!({"type": "suppress"}),
-        State::Pair {
-            with_window,
-            action,
-            pattern2,
-            context2,
-            desc2,
-            action2,
-            act2_copied,
-            pvals,
-        } => json!({
-            "type": "pair",
-            "pvals": bl(pvals),
-            "with_window": with_window,
-            "action": t.add(action),
-            "pattern2": enc_bytes(&pattern2.text),
-            "context2": context2.as_ref().map_or(Value::Null, |c| enc_cops(c)),
-            "desc2": enc_bytes(desc2),
-            "action2": t.add(action2),
-            "act2_copied": act2_copied,
-        }),
+        State::Pair(x) => {
+            let PairOp {
+                with_window,
+                action,
+                pattern2,
+                context2,
+                desc2,
+                action2,
+                act2_copied,
+                pvals,
+            } = &**x;
+            json!({
+                "type": "pair",
+                "pvals": bl(pvals),
+                "with_window": with_window,
+                "action": t.add(action),
+                "pattern2": enc_bytes(&pattern2.text),
+                "context2": context2.as_ref().map_or(Value::Null, |c| enc_cops(c)),
+                "desc2": enc_bytes(desc2),
+                "action2": t.add(action2),
+                "act2_copied": act2_copied,
+            })
+        }
         State::Threshold {
             times: tm,
             suppress,
@@ -668,40 +671,46 @@ fn enc_state(s: &State, t: &mut ListTable) -> Value {
             "action": t.add(action),
             "action2": t.add(action2),
         }),
-        State::TwoThresholds {
-            times: tm,
-            second,
-            action,
-            desc2,
-            action2,
-        } => json!({
-            "type": "two",
-            "times": times(tm),
-            "second": second,
-            "action": t.add(action),
-            "desc2": enc_bytes(desc2),
-            "action2": t.add(action2),
-        }),
-        State::Group {
-            all,
-            counts,
-            suppress,
-            init_running,
-            deleting,
-            action,
-            slide,
-            end,
-        } => json!({
-            "type": "group",
-            "all": all.iter().map(|(t, e, tok)| json!([t, e, enc_bytes(tok)])).collect::<Vec<_>>(),
-            "counts": counts,
-            "suppress": suppress,
-            "init_running": init_running,
-            "deleting": deleting,
-            "action": t.add(action),
-            "slide": t.add(slide),
-            "end": t.add(end),
-        }),
+        State::TwoThresholds(x) => {
+            let TwoOp {
+                times: tm,
+                second,
+                action,
+                desc2,
+                action2,
+            } = &**x;
+            json!({
+                "type": "two",
+                "times": times(tm),
+                "second": second,
+                "action": t.add(action),
+                "desc2": enc_bytes(desc2),
+                "action2": t.add(action2),
+            })
+        }
+        State::Group(x) => {
+            let GroupOp {
+                all,
+                counts,
+                suppress,
+                init_running,
+                deleting,
+                action,
+                slide,
+                end,
+            } = &**x;
+            json!({
+                "type": "group",
+                "all": all.iter().map(|(t, e, tok)| json!([t, e, enc_bytes(tok)])).collect::<Vec<_>>(),
+                "counts": counts,
+                "suppress": suppress,
+                "init_running": init_running,
+                "deleting": deleting,
+                "action": t.add(action),
+                "slide": t.add(slide),
+                "end": t.add(end),
+            })
+        }
     }
 }
 
@@ -731,7 +740,7 @@ fn dec_state(v: &Value, lists: &[ActionList], kind: &CKind) -> R<State> {
                 p.text = text;
             }
             let c2 = field(v, "context2")?;
-            State::Pair {
+            State::Pair(Box::new(PairOp {
                 with_window: dec_bool(field(v, "with_window")?)?,
                 action: l("action")?,
                 pattern2: Arc::new(p),
@@ -747,7 +756,7 @@ fn dec_state(v: &Value, lists: &[ActionList], kind: &CKind) -> R<State> {
                     Some(p) => arr(p)?.iter().map(dec_bytes).collect::<R<Vec<_>>>()?,
                     None => Vec::new(),
                 },
-            }
+            }))
         }
         ("threshold", CKind::Threshold { .. }) => State::Threshold {
             times: dec_times(field(v, "times")?)?,
@@ -755,13 +764,13 @@ fn dec_state(v: &Value, lists: &[ActionList], kind: &CKind) -> R<State> {
             action: l("action")?,
             action2: l("action2")?,
         },
-        ("two", CKind::TwoThresholds { .. }) => State::TwoThresholds {
+        ("two", CKind::TwoThresholds { .. }) => State::TwoThresholds(Box::new(TwoOp {
             times: dec_times(field(v, "times")?)?,
             second: dec_bool(field(v, "second")?)?,
             action: l("action")?,
             desc2: dec_bytes(field(v, "desc2")?)?,
             action2: l("action2")?,
-        },
+        })),
         ("group", CKind::EventGroup { events, .. }) => {
             let all = arr(field(v, "all")?)?
                 .iter()
@@ -780,7 +789,7 @@ fn dec_state(v: &Value, lists: &[ActionList], kind: &CKind) -> R<State> {
             if counts.len() != events.len() || all.iter().any(|(_, t, _)| *t >= events.len()) {
                 return Err("event group does not fit its rule".into());
             }
-            State::Group {
+            State::Group(Box::new(GroupOp {
                 all,
                 counts,
                 suppress: dec_bool(field(v, "suppress")?)?,
@@ -789,7 +798,7 @@ fn dec_state(v: &Value, lists: &[ActionList], kind: &CKind) -> R<State> {
                 action: l("action")?,
                 slide: l("slide")?,
                 end: l("end")?,
-            }
+            }))
         }
         _ => return Err(format!("operation of type {ty} does not fit its rule")),
     })
@@ -903,7 +912,7 @@ fn src_dec(v: &Value) -> R<Option<Src>> {
 /// Everything decoded, before any of it is applied (a bad file changes nothing).
 struct Decoded {
     contexts: Contexts,
-    ops: super::FastMap<super::OpKey, Op>,
+    ops: super::optable::OpTable,
     /// The open Pair operations of each rule, oldest first (indexed after restoring).
     pair_ops: super::FastMap<(usize, usize), Vec<Bytes>>,
     timers: BinaryHeap<Reverse<(i64, u64, Timer)>>,
@@ -950,7 +959,7 @@ impl Engine {
                 json!({
                     "file": fi, "rule": ri, "desc": enc_bytes(desc),
                     "time": op.time, "window": op.window, "scheduled": op.scheduled,
-                    "op_desc": enc_bytes(&op.desc),
+                    "op_desc": enc_bytes(desc),
                     "state": enc_state(&op.state, &mut t),
                 })
             })
@@ -962,7 +971,10 @@ impl Engine {
         let timers_v: Vec<Value> = timers
             .into_iter()
             .filter_map(|(due, seq, tm)| match tm {
-                Timer::Op((fi, ri, desc)) => Some(json!([due, seq, "op", fi, ri, enc_bytes(desc)])),
+                Timer::Op(id) => self
+                    .ops
+                    .key_of(*id)
+                    .map(|(fi, ri, desc)| json!([due, seq, "op", fi, ri, enc_bytes(desc)])),
                 Timer::Ctx(id, g) => records
                     .get(*id)
                     .and_then(Option::as_ref)
@@ -1088,7 +1100,7 @@ impl Engine {
         // Operations.
         let prog = self.prog.clone();
         let kind_of = |fi: usize, ri: usize| prog.files.get(fi).and_then(|f| f.rules.get(ri));
-        let mut ops = super::FastMap::default();
+        let mut ops = super::optable::OpTable::default();
         for o in arr(field(v, "ops")?)? {
             let (ofi, ori) = (dec_usize(field(o, "file")?)?, dec_usize(field(o, "rule")?)?);
             let Some(&(nfi, nri)) = map.get(&(ofi, ori)) else {
@@ -1115,7 +1127,6 @@ impl Engine {
                 time: dec_i64(field(o, "time")?)?,
                 window: dec_i64(field(o, "window")?)?,
                 scheduled: dec_i64(field(o, "scheduled")?)?,
-                desc: dec_bytes(field(o, "op_desc")?)?,
                 state,
             };
             ops.insert((nfi, nri, dec_bytes(field(o, "desc")?)?), op);
@@ -1148,8 +1159,8 @@ impl Engine {
                 (Some("op"), [fi, ri, desc]) => {
                     if let Some(&(nfi, nri)) = map.get(&(dec_usize(fi)?, dec_usize(ri)?)) {
                         let key = (nfi, nri, dec_bytes(desc)?);
-                        if ops.contains_key(&key) {
-                            timers.push(Reverse((due, seq, Timer::Op(key))));
+                        if let Some(id) = ops.id_of(&key) {
+                            timers.push(Reverse((due, seq, Timer::Op(id))));
                         }
                     }
                 }

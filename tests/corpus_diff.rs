@@ -371,6 +371,21 @@ fn start(prog: &Path, case: &Case, base: &Path) -> Result<Child, String> {
         .map_err(|e| format!("start {}: {e}", prog.display()))
 }
 
+/// Waits (at most 30 s) until every program's log says it opened its input, then 100 ms more.
+fn wait_ready(bases: &[PathBuf]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let ready = bases.iter().all(|b| {
+            fs::read_to_string(b.join("log.txt")).is_ok_and(|l| l.contains("Opening input file"))
+        });
+        if ready {
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    thread::sleep(Duration::from_millis(100));
+}
+
 /// Run both programs at the same time on the case's input.
 fn run_pair(case: &Case, progs: [&Path; 2]) -> Result<[Out; 2], String> {
     let bases = [prepare(case, "sec")?, prepare(case, "rsec")?];
@@ -388,8 +403,10 @@ fn run_pair(case: &Case, progs: [&Path; 2]) -> Result<[Out; 2], String> {
             )
         })
         .collect();
-    // Let Perl compile SEC and the rules before the first line.
-    thread::sleep(Duration::from_millis(800));
+    // The first line goes out once both programs have loaded their rules and opened their
+    // input (Perl compiling SEC can take seconds on a loaded machine; a window that starts
+    // before it reads would otherwise be shorter for SEC than for rsec).
+    wait_ready(&bases);
     let t0 = Instant::now();
     let mut t = 0.0;
     for s in &case.steps {

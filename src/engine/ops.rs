@@ -772,11 +772,9 @@ impl Engine {
             CKind::Pair { plan, .. } => plan.clone(),
             _ => None,
         };
-        // Would the variables of pattern2's match be used (beyond desc2's own `$`)?
-        let rule_needs_vars = !m2.varmap.is_empty()
-            || rule_action2.volatile
-            || rule_action2.volatile_pct
-            || volatile2;
+        // Would the variables of pattern2's match be used (beyond desc2's and action2's
+        // own `$`, checked for each operation)?
+        let rule_needs_vars = !m2.varmap.is_empty() || volatile2;
         // Only the operations whose key the event holds can match it (all of them with
         // a pre-evaluated context2, which is evaluated for each operation in turn).
         let mut descs = match self.pair_ops.get(&(fi, rule.number)) {
@@ -819,10 +817,23 @@ impl Engine {
                 context2,
                 pvals,
                 desc2,
+                action2,
+                act2_copied,
                 ..
             } = &**p;
             let indexed = pattern2.regex.is_none() && !pvals.is_empty();
-            let need_vars = rule_needs_vars || desc2.contains(&b'$');
+            // The match's variables change desc2 and action2 only where they hold a `$`
+            // (a variable, or a `$$` that pattern1's values left at the start).
+            let need_vars = rule_needs_vars
+                || desc2.contains(&b'$')
+                || list_has_byte(
+                    if *act2_copied {
+                        action2
+                    } else {
+                        &rule_action2.list
+                    },
+                    b'$',
+                );
             let (pattern2, context2, pvals) = (
                 pattern2.clone(),
                 context2.clone(),
@@ -1042,6 +1053,18 @@ impl Engine {
         }
         self.exec_list(&list, &desc);
     }
+}
+
+/// True if any text of the action list holds the byte `b`.
+fn list_has_byte(list: &[crate::config::action::Action<Bytes>], b: u8) -> bool {
+    let mut found = false;
+    for a in list {
+        let _ = a.map(&mut |s: &Bytes| found |= s.contains(&b));
+        if found {
+            return true;
+        }
+    }
+    false
 }
 
 /// Drops the event times older than `cutoff`; the earliest time left is the new window

@@ -3,36 +3,16 @@
 //! rules on log time, the end of a --notail replay, lines without a time stamp, option
 //! errors, and no progress bar when stderr is not a terminal.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn rsec() -> &'static str {
     env!("CARGO_BIN_EXE_rsec")
 }
 
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let p = std::env::temp_dir().join(format!("rsec-evt-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Dir(p)
-    }
-    fn write(&self, name: &str, text: &str) -> String {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).unwrap();
-        p.to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::TempDir as Dir;
 
 fn run(args: &[String]) -> Output {
     Command::new(rsec())
@@ -55,7 +35,7 @@ fn replay(rules: &str, log: &str, extra: &[&str]) -> (String, String) {
         "--time-source=event".into(),
         "--tz=UTC".into(),
     ];
-    let logfile = d.0.join("rsec.log");
+    let logfile = d.path().join("rsec.log");
     args.push(format!("--log={}", logfile.display()));
     args.extend(extra.iter().map(|s| s.to_string()));
     let out = run(&args);
@@ -82,7 +62,7 @@ fn replay_example_runs_as_the_crontab_says() {
         .find(|l| l.contains("rsec ") && !l.starts_with('#'))
         .unwrap();
     let d = Dir::new("example");
-    let logfile = d.0.join("replay.log").to_string_lossy().into_owned();
+    let logfile = d.path().join("replay.log").to_string_lossy().into_owned();
     // Minute, hour, day, month, weekday, then the command.
     let words: Vec<&str> = line.split_whitespace().skip(5).collect();
     assert_eq!(words[0], "rsec");

@@ -5,7 +5,9 @@
 //! inputs between runs; changed rules drop only their operations; a corrupt or
 //! other-version state file is ignored; Perl `time()` follows event time.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,41 +15,7 @@ fn rsec() -> &'static str {
     env!("CARGO_BIN_EXE_rsec")
 }
 
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let p = std::env::temp_dir().join(format!("rsec-state-{tag}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Dir(p)
-    }
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_string_lossy().into_owned()
-    }
-    fn write(&self, name: &str, text: &str) -> String {
-        let p = self.path(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-    fn append(&self, name: &str, text: &str) {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(self.0.join(name))
-            .unwrap();
-        f.write_all(text.as_bytes()).unwrap();
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::TempDir as Dir;
 
 fn run(args: &[String]) -> Output {
     let out = Command::new(rsec())
@@ -183,11 +151,11 @@ fn gen_log(cut: usize) -> Vec<String> {
 fn base_args(d: &Dir, conf: &str) -> Vec<String> {
     vec![
         format!("--conf={conf}"),
-        format!("--input={}", d.path("app.log")),
+        format!("--input={}", d.file("app.log")),
         "--notail".into(),
         "--time-source=event".into(),
         "--tz=UTC".into(),
-        format!("--log={}", d.path("rsec.log")),
+        format!("--log={}", d.file("rsec.log")),
     ]
 }
 
@@ -212,9 +180,9 @@ fn five_batch_runs_equal_one_whole_run() {
     assert!(whole.contains("perl=") && !whole.contains("perl= "));
 
     // Five cron runs, the log growing between them.
-    std::fs::remove_file(d.path("app.log")).unwrap();
+    std::fs::remove_file(d.file("app.log")).unwrap();
     let mut args = base_args(&d, &conf);
-    args.push(format!("--state={}", d.path("state.json")));
+    args.push(format!("--state={}", d.file("state.json")));
     let mut chunked = String::new();
     let mut fresh = String::new();
     for c in lines.chunks(cut) {
@@ -223,15 +191,15 @@ fn five_batch_runs_equal_one_whole_run() {
         // The same chunk alone, without state, for contrast.
         d.write("alone.log", &c.concat());
         let mut alone = base_args(&d, &conf);
-        alone[1] = format!("--input={}", d.path("alone.log"));
+        alone[1] = format!("--input={}", d.file("alone.log"));
         fresh.push_str(&stdout(&run(&alone)));
     }
     assert_eq!(chunked, whole);
     assert_ne!(fresh, whole, "the test must depend on state across runs");
     assert!(!fresh.contains(" BRUTE eve") && !fresh.contains(" JOB 999 OK"));
-    let log = std::fs::read_to_string(d.path("rsec.log")).unwrap();
+    let log = std::fs::read_to_string(d.file("rsec.log")).unwrap();
     assert!(log.contains("Restored state from"), "{log}");
-    let mode = std::fs::metadata(d.path("state.json")).unwrap();
+    let mode = std::fs::metadata(d.file("state.json")).unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(mode.permissions().mode() & 0o777, 0o600);
 }
@@ -244,7 +212,7 @@ fn a_partial_last_line_waits_for_the_next_run() {
         "type=Single\nptype=RegExp\npattern=msg (.*)\ndesc=m\naction=write - got $1\n",
     );
     let mut args = base_args(&d, &conf);
-    args.push(format!("--state={}", d.path("state.json")));
+    args.push(format!("--state={}", d.file("state.json")));
     d.write(
         "app.log",
         "2024-03-01T10:00:00Z msg one\n2024-03-01T10:00:01Z msg tw",
@@ -263,12 +231,12 @@ fn rotation_and_truncation_between_runs() {
         "type=Single\nptype=RegExp\npattern=msg (.*)\ndesc=m\naction=write - got $1\n",
     );
     let mut args = base_args(&d, &conf);
-    args.push(format!("--state={}", d.path("state.json")));
+    args.push(format!("--state={}", d.file("state.json")));
     d.write("app.log", "2024-03-01T10:00:00Z msg 1\n");
     assert_eq!(stdout(&run(&args)), "got 1\n");
     // Written before the rotation, then rotated away (logrotate's rename).
     d.append("app.log", "2024-03-01T10:00:01Z msg 2\n");
-    std::fs::rename(d.path("app.log"), d.path("app.log.1")).unwrap();
+    std::fs::rename(d.file("app.log"), d.file("app.log.1")).unwrap();
     d.write("app.log", "2024-03-01T10:00:02Z msg 3\n");
     assert_eq!(stdout(&run(&args)), "got 2\ngot 3\n");
     // Truncated in place (copytruncate): the new content is read from the start.
@@ -288,7 +256,7 @@ fn changed_rules_drop_only_their_operations() {
     };
     let conf = d.write("rules.sec", &(rule("aa", 2) + &rule("bb", 2)));
     let mut args = base_args(&d, &conf);
-    args.push(format!("--state={}", d.path("state.json")));
+    args.push(format!("--state={}", d.file("state.json")));
     d.write(
         "app.log",
         "2024-03-01T10:00:00Z aa x\n2024-03-01T10:00:01Z bb x\n",
@@ -301,7 +269,7 @@ fn changed_rules_drop_only_their_operations() {
         "2024-03-01T10:00:02Z aa x\n2024-03-01T10:00:03Z bb x\n",
     );
     assert_eq!(stdout(&run(&args)), "aa x\n");
-    let log = std::fs::read_to_string(d.path("rsec.log")).unwrap();
+    let log = std::fs::read_to_string(d.file("rsec.log")).unwrap();
     assert!(
         log.contains("dropped 1 operations of rules that changed or are gone"),
         "{log}"
@@ -317,7 +285,7 @@ fn a_bad_state_file_is_ignored() {
     );
     d.write("app.log", "2024-03-01T10:00:00Z msg 1\n");
     let mut args = base_args(&d, &conf);
-    args.push(format!("--state={}", d.path("state.json")));
+    args.push(format!("--state={}", d.file("state.json")));
     for bad in [
         "{\"format\":\"rsec-state\",\"vers".to_string(),
         "\u{0}\u{1}garbage".to_string(),
@@ -329,7 +297,7 @@ fn a_bad_state_file_is_ignored() {
         d.write("state.json", &bad);
         assert_eq!(stdout(&run(&args)), "got 1\n");
     }
-    let log = std::fs::read_to_string(d.path("rsec.log")).unwrap();
+    let log = std::fs::read_to_string(d.file("rsec.log")).unwrap();
     assert_eq!(log.matches("Ignoring state file").count(), 4, "{log}");
     // A state saved in event mode is not used by a wall-clock run.
     run(&args);
@@ -350,14 +318,14 @@ fn wall_mode_keeps_contexts_operations_and_variables() {
          type=Single\nptype=RegExp\npattern=check (\\S+)\ncontext=OPEN_$1\ndesc=c\n\
          action=copy OPEN_$1 %st; write - open $1 [%st] who=%who\n",
     );
-    let input = d.path("in.log");
+    let input = d.file("in.log");
     let args = |input: &str| {
         vec![
             format!("--conf={conf}"),
             format!("--input={input}"),
             "--notail".to_string(),
-            format!("--state={}", d.path("state.json")),
-            format!("--log={}", d.path("rsec.log")),
+            format!("--state={}", d.file("state.json")),
+            format!("--log={}", d.file("rsec.log")),
         ]
     };
     std::fs::write(&input, "open door\nfail\nfail\n").unwrap();
@@ -386,7 +354,7 @@ fn big_state(d: &Dir) -> (String, String) {
         text.push_str(&format!("c {i} \u{e9}t\u{e9}\nt {i}\n"));
     }
     let input = d.write("big.log", &text);
-    let state = d.path("state.json");
+    let state = d.file("state.json");
     run(&[
         format!("--conf={conf}"),
         format!("--input={input}"),
@@ -494,7 +462,7 @@ fn kill_9_during_saves_never_corrupts_the_state_file() {
     assert!(mid_save >= 1, "no kill hit a save: the test tests nothing");
     // The surviving file restores: the contexts are there.
     let input = d.write("probe.log", "c 7\n");
-    let log = d.path("rsec.log");
+    let log = d.file("rsec.log");
     run(&[
         format!("--conf={conf}"),
         format!("--input={input}"),
@@ -543,9 +511,9 @@ fn replay_example_cron_line_with_state_in_five_runs() {
         .iter()
         .map(|w| {
             w.replace("/etc/rsec/replay/", &format!("{}/", ex.display()))
-                .replace("/var/log/auth.log", &d.path("auth.log"))
-                .replace("/var/lib/rsec/replay.state", &d.path("replay.state"))
-                .replace("/var/log/rsec-replay.log", &d.path("replay.log"))
+                .replace("/var/log/auth.log", &d.file("auth.log"))
+                .replace("/var/lib/rsec/replay.state", &d.file("replay.state"))
+                .replace("/var/log/rsec-replay.log", &d.file("replay.log"))
         })
         .collect();
     let log = std::fs::read_to_string(ex.join("auth.log")).unwrap();
@@ -569,15 +537,15 @@ fn sigusr1_saves_the_state_alongside_the_dump() {
          action=create OPEN_$1 3600; assign %who $1\n",
     );
     let input = d.write("in.log", "");
-    let state = d.path("state.json");
+    let state = d.file("state.json");
     let mut child = Command::new(rsec())
         .args([
             format!("--conf={conf}"),
             format!("--input={input}"),
             format!("--state={state}"),
-            format!("--dump={}", d.path("dump.txt")),
+            format!("--dump={}", d.file("dump.txt")),
             "--poll-timeout=0.05".into(),
-            format!("--log={}", d.path("rsec.log")),
+            format!("--log={}", d.file("rsec.log")),
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -597,5 +565,5 @@ fn sigusr1_saves_the_state_alongside_the_dump() {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
     assert_eq!(v["engine"]["contexts"]["names"][0][0], "OPEN_door");
     assert_eq!(v["engine"]["vars"][0], serde_json::json!(["who", "door"]));
-    assert!(Path::new(&d.path("dump.txt")).exists());
+    assert!(Path::new(&d.file("dump.txt")).exists());
 }

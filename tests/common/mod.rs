@@ -104,6 +104,29 @@ impl TempDir {
     pub fn path(&self) -> &Path {
         &self.0
     }
+
+    /// The path of `name` in this directory, as a string (for command-line arguments).
+    pub fn file(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+
+    /// Writes `text` to `name` in this directory and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> String {
+        let p = self.file(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// Appends `text` to `name` in this directory (creating it).
+    pub fn append(&self, name: &str, text: &str) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(self.0.join(name))
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
 }
 
 impl Drop for TempDir {

@@ -4,7 +4,7 @@
 # once on the whole input and once on an empty input with the same rules; the growth of
 # peak RSS is what the live operations cost, and its ratio is the ratio of bytes per live
 # operation (the same input leaves the same operations alive in both).
-# Usage: scripts/bench-memory.sh [SCENARIO...]   (appends a table to BENCHMARKS.md)
+# Usage: scripts/bench-memory.sh [SCENARIO...]   (replaces the memory section of BENCHMARKS.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bench=../shared/bench
@@ -31,6 +31,12 @@ peak() {
   cat "$t"
   rm -f "$t"
 }
+# Drop an earlier memory section (up to the next heading) so that a rerun replaces it.
+if [[ -f BENCHMARKS.md ]]; then
+  awk '/^## Memory per live operation/ { skip = 1; next } skip && /^## / { skip = 0 } !skip' BENCHMARKS.md \
+    | sed -e :a -e '/^\n*$/{$d;N;ba' -e '}' >BENCHMARKS.md.tmp
+  mv BENCHMARKS.md.tmp BENCHMARKS.md
+fi
 {
   echo
   echo "## Memory per live operation"
@@ -60,4 +66,4 @@ for s in "${scenarios[@]}"; do
   mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
   echo "| $s | $(mib "$sec_peak") / $(mib "$sec_base") | $(mib "$r_peak") / $(mib "$r_base") | $(mib "$sg") | $(mib "$rg") | $ratio | $sec_s | $r_s | $same |" >>BENCHMARKS.md
 done
-echo "appended the memory table to BENCHMARKS.md"
+echo "wrote the memory table to BENCHMARKS.md"
